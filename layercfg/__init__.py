@@ -1,0 +1,87 @@
+"""layercfg: one typed answer to "where is the backend?", with a receipt for every value.
+
+``import layercfg`` is cheap and has no side effects: it reads no file and no
+environment variable, and imports neither dynaconf, docker nor click. Names are
+loaded from their modules on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import (
+    ConfigError,
+    ConversionError,
+    LayercfgError,
+    ProfileError,
+    ServiceTimeoutError,
+    SourceError,
+    UnknownFieldError,
+    UnknownProfileError,
+)
+
+if TYPE_CHECKING:
+    from ._load import Loaded, explain, load, load_config, provenance
+    from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
+    from ._schema import Derivation, Setting, setting
+    from ._testenv import TestEnvConfig
+
+__all__ = [
+    "Candidate",
+    "ConfigError",
+    "ConversionError",
+    "Derivation",
+    "FieldTrace",
+    "LayerKind",
+    "LayercfgError",
+    "Loaded",
+    "Origin",
+    "ProfileError",
+    "ServiceTimeoutError",
+    "Setting",
+    "SourceError",
+    "Status",
+    "TestEnvConfig",
+    "Trace",
+    "UnknownFieldError",
+    "UnknownProfileError",
+    "explain",
+    "load",
+    "load_config",
+    "provenance",
+    "setting",
+]
+
+_LAZY = {
+    "Loaded": "._load",
+    "explain": "._load",
+    "load": "._load",
+    "load_config": "._load",
+    "provenance": "._load",
+    "Candidate": "._provenance",
+    "FieldTrace": "._provenance",
+    "LayerKind": "._provenance",
+    "Origin": "._provenance",
+    "Status": "._provenance",
+    "Trace": "._provenance",
+    "Derivation": "._schema",
+    "Setting": "._schema",
+    "setting": "._schema",
+    "TestEnvConfig": "._testenv",
+}
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layercfg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,165 @@
+"""Convert raw values (text from variables, TOML values from profiles) to field types.
+
+Types come from the schema, never from tokens inside values. Booleans parse from
+one documented table; anything else is an error that lists the accepted words.
+A conversion failure raises :class:`ConversionError` with a message that says what
+was expected and what was found; the caller adds the source.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._schema import SECRET_MASK, FieldSpec
+
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+NONE_WORDS = ("", "none", "null")
+
+
+class Invalid(ValueError):
+    """A value does not fit its field; the text says what was expected."""
+
+
+def show_raw(raw: object, secret: bool) -> str:
+    """How a rejected value is quoted in an error: masked when secret."""
+    if secret:
+        return SECRET_MASK
+    return repr(raw)
+
+
+def convert(spec: FieldSpec, raw: object) -> object:
+    """Convert ``raw`` for ``spec`` or raise :class:`Invalid`."""
+    value = _convert_type(spec.type, raw, spec)
+    if value is not None:
+        _check(spec, value, raw)
+    return value
+
+
+def _convert_type(tp: Any, raw: object, spec: FieldSpec) -> object:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        members = [arg for arg in args if arg is not type(None)]
+        if len(members) < len(args) and (raw is None or (isinstance(raw, str) and raw.strip().lower() in NONE_WORDS)):
+            return None
+        errors = []
+        for member in members:
+            try:
+                return _convert_type(member, raw, spec)
+            except Invalid as exc:
+                errors.append(str(exc))
+        raise Invalid(" or ".join(errors))
+    if origin is typing.Literal:
+        text = raw if not isinstance(raw, str) else raw.strip()
+        if text in args:
+            return text
+        choices = ", ".join(repr(arg) for arg in args)
+        raise Invalid(f"expected one of {choices}, got {show_raw(raw, spec.secret)}")
+    if origin in (tuple, list, frozenset):
+        item_type = args[0] if args else str
+        items = _split_list(raw, spec)
+        converted = [_convert_type(item_type, item, spec) for item in items]
+        return frozenset(converted) if origin is frozenset else (tuple(converted) if origin is tuple else converted)
+    converter = _SCALARS.get(tp)
+    if converter is not None:
+        return converter(raw, spec)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        for member in tp:
+            if raw in (member.value, member.name) or (isinstance(raw, str) and raw.strip() == str(member.value)):
+                return member
+        choices = ", ".join(repr(member.value) for member in tp)
+        raise Invalid(f"expected one of {choices}, got {show_raw(raw, spec.secret)}")
+    if tp is Any or tp is object:
+        return raw
+    raise Invalid(f"layercfg cannot convert to {tp!r}; use str, int, float, bool, Path, Literal, Enum or tuple")
+
+
+def _split_list(raw: object, spec: FieldSpec) -> list[object]:
+    if isinstance(raw, (list, tuple)):
+        return list(raw)
+    if isinstance(raw, str):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    raise Invalid(f"expected a list (or comma-separated text), got {show_raw(raw, spec.secret)}")
+
+
+def _to_str(raw: object, spec: FieldSpec) -> str:
+    if isinstance(raw, str):
+        return raw
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return str(raw)
+    raise Invalid(f"expected text, got {show_raw(raw, spec.secret)}")
+
+
+def _to_bool(raw: object, spec: FieldSpec) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        word = raw.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    accepted = "/".join(TRUE_WORDS + FALSE_WORDS)
+    raise Invalid(f"expected a boolean ({accepted}), got {show_raw(raw, spec.secret)}")
+
+
+def _expected_number(kind: str, spec: FieldSpec) -> str:
+    return f"expected {spec.unit} ({kind})" if spec.unit else f"expected {kind}"
+
+
+def _to_int(raw: object, spec: FieldSpec) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip(), 10)
+        except ValueError:
+            pass
+    raise Invalid(f"{_expected_number('a whole number', spec)}, got {show_raw(raw, spec.secret)}")
+
+
+def _to_float(raw: object, spec: FieldSpec) -> float:
+    value: float | None = None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = None
+    if value is None or not math.isfinite(value):
+        raise Invalid(f"{_expected_number('a number', spec)}, got {show_raw(raw, spec.secret)}")
+    return value
+
+
+def _to_path(raw: object, spec: FieldSpec) -> Path:
+    if isinstance(raw, (str, Path)) and str(raw):
+        return Path(raw)
+    raise Invalid(f"expected a path, got {show_raw(raw, spec.secret)}")
+
+
+_SCALARS: dict[Any, Callable[[object, FieldSpec], object]] = {
+    str: _to_str,
+    bool: _to_bool,
+    int: _to_int,
+    float: _to_float,
+    Path: _to_path,
+}
+
+
+def _check(spec: FieldSpec, value: object, raw: object) -> None:
+    if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
+        raise Invalid(f"expected at least {spec.minimum:g}, got {show_raw(raw, spec.secret)}")
+    if spec.schemes and isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme not in spec.schemes or not parts.netloc:
+            schemes = " or ".join(spec.schemes)
+            raise Invalid(f"expected a {schemes} URL (scheme://host[:port]), got {show_raw(raw, spec.secret)}")

@@ -1,0 +1,73 @@
+"""Merge: every layer's entries become ranked candidates per field, highest precedence first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from ._schema import SECRET_MASK, SchemaInfo
+from ._sources import Entry, Layer
+
+
+@attrs.frozen
+class Ranked:
+    """An entry with the index of its layer in the stack (its *tier*)."""
+
+    tier: int
+    entry: Entry
+
+
+def merge(layers: Sequence[Layer], info: SchemaInfo) -> dict[str, list[Ranked]]:
+    """Entries of each field, highest precedence first.
+
+    ``layers`` is the stack, lowest first; a layer's index is its tier, so entries of
+    different fields can be compared (the derived step does). Within a layer later
+    entries win (legacy aliases come before canonical names).
+    """
+    per_field: dict[str, list[Ranked]] = {name: [] for name in info.fields}
+    for tier, layer in enumerate(layers):
+        for entry in layer.entries:
+            per_field[entry.field].append(Ranked(tier, entry))
+    for ranked in per_field.values():
+        ranked.reverse()
+    return per_field
+
+
+def name_warnings(ranked: Sequence[Ranked], secret: bool) -> list[str]:
+    """Two names for one field that disagree within one source, naming both.
+
+    Each tier's winning name is compared with the names it beat in the same source.
+    """
+    warnings = []
+    start = 0
+    while start < len(ranked):
+        winner = ranked[start]
+        end = start + 1
+        while end < len(ranked) and ranked[end].tier == winner.tier:
+            loser = ranked[end].entry
+            if loser.raw != winner.entry.raw and winner.entry.variable and loser.variable:
+                why = "the canonical name wins" if winner.entry.prefer is None else "later in the alias order"
+                warnings.append(
+                    f"{loser.variable}={_show(loser.raw, secret)} and "
+                    f"{winner.entry.variable}={_show(winner.entry.raw, secret)} disagree"
+                    f" in {_where(winner.entry)}; {winner.entry.variable} wins ({why})"
+                )
+            end += 1
+        start = end
+    return warnings
+
+
+def legacy_warning(entry: Entry) -> str | None:
+    """``TEST_BACKEND_URL is a legacy name; prefer NETRA_BACKEND_URL`` when an alias won."""
+    if entry.prefer is None:
+        return None
+    return f"{entry.variable} is a legacy name; prefer {entry.prefer}"
+
+
+def _where(entry: Entry) -> str:
+    return "the environment" if entry.origin.source.startswith("env ") else entry.origin.source.split(" in ", 1)[-1]
+
+
+def _show(raw: object, secret: bool) -> str:
+    return SECRET_MASK if secret else str(raw)

@@ -1,0 +1,303 @@
+"""Profiles: TOML files of values plus metadata, read through dynaconf's TOML loader.
+
+A profile file has two tables::
+
+    [profile]
+    description = "Alpine test stack (docker/docker-compose.alpine-test.yml)"
+    extends = "docker"                      # or a list; parents load first
+    env_files = ["config/.env.alpine-test"] # or {path = "...", required = true}
+
+    [values]
+    backend_url = "http://localhost:8002"
+
+Profile files are data: dynaconf reads the TOML (one fresh instance per load, its
+own environment and dotenv loading off, no ``@token`` parsing, no code-executing
+loaders); layercfg checks every key against the schema and keeps each key's line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._project import ProjectSettings
+from ._provenance import LayerKind, Origin
+from ._schema import SchemaInfo, suggest
+from ._sources import Entry, Layer
+from .exceptions import (
+    LayercfgError,
+    MalformedFileError,
+    ProfileCycleError,
+    ProfileError,
+    UnknownKeyError,
+    UnknownProfileError,
+    UnreadableFileError,
+)
+
+BUILTIN_PREFIX = "<builtin>/profiles/"
+PROFILE_KEYS = ("description", "extends", "env_files")
+TOP_KEYS = ("profile", "values")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_KEY_LINE = re.compile(r"""^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=""")
+_TABLE_LINE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def builtin_profiles_dir() -> Path:
+    """Where the built-in profiles are: inside the wheel, or at the top of a source checkout."""
+    packaged = Path(__file__).parent / "profiles"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "profiles"
+
+
+@attrs.frozen
+class EnvFileRef:
+    """An env file a profile names; ``location`` is where the profile names it."""
+
+    path: str
+    required: bool
+    profile: str
+    location: str
+
+
+@attrs.frozen
+class Profile:
+    """One profile file, parsed and checked."""
+
+    name: str
+    path: Path
+    display: str  # "profiles/docker.toml" or "<builtin>/profiles/local.toml"
+    description: str
+    extends: tuple[str, ...]
+    env_files: tuple[EnvFileRef, ...]
+    values: Mapping[str, Any]
+    lines: Mapping[tuple[str, str], int]  # (table, key) -> 1-based line
+
+    def location(self, table: str, key: str) -> str:
+        line = self.lines.get((table, key))
+        return f"{self.display}:{line}" if line else self.display
+
+
+def available_profiles(settings: ProjectSettings, include_builtin: bool) -> dict[str, Path]:
+    """Profile name -> file; the project's own profiles override built-ins by name."""
+    found: dict[str, Path] = {}
+    directories = [builtin_profiles_dir()] if include_builtin else []
+    directories.append(settings.project_dir / settings.profiles_dir)
+    for directory in directories:
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.toml")):
+                found[path.stem] = path
+    return found
+
+
+def display_path(path: Path, settings: ProjectSettings) -> str:
+    builtin = builtin_profiles_dir()
+    project_profiles = (settings.project_dir / settings.profiles_dir).resolve()
+    if path.resolve().parent == builtin.resolve() and path.resolve().parent != project_profiles:
+        return BUILTIN_PREFIX + path.name
+    return settings.relative(path)
+
+
+def key_lines(text: str) -> dict[tuple[str, str], int]:
+    """Best-effort line of every ``key =`` under its table; the parser stays the authority on values."""
+    lines: dict[tuple[str, str], int] = {}
+    table = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TABLE_LINE.match(line)
+        if header:
+            table = header.group(1).strip().strip("\"'")
+            lines.setdefault(("", table), number)
+            continue
+        key = _KEY_LINE.match(line)
+        if key:
+            lines.setdefault((table, key.group(1).strip("\"'")), number)
+    return lines
+
+
+class ProfileReader:
+    """Reads profile files for one load with one fresh dynaconf instance."""
+
+    def __init__(self, settings: ProjectSettings, info: SchemaInfo, include_builtin: bool) -> None:
+        self.settings = settings
+        self.info = info
+        self.available = available_profiles(settings, include_builtin)
+        self.errors: list[LayercfgError] = []
+        self._loader: Any = None
+        self._cache: dict[str, Profile | None] = {}
+
+    def _toml_loader(self) -> Any:
+        if self._loader is None:
+            from dynaconf import Dynaconf
+            from dynaconf.constants import TOML_EXTENSIONS
+            from dynaconf.loaders.base import BaseLoader
+            from dynaconf.vendor import tomllib
+
+            settings = Dynaconf(
+                environments=False,
+                load_dotenv=False,
+                loaders=[],  # no env loader: layercfg reads the environment itself
+                settings_files=[],
+            )
+            self._loader = BaseLoader(
+                obj=settings,
+                env=None,
+                identifier="toml",
+                extensions=TOML_EXTENSIONS,
+                file_reader=tomllib.load,
+                string_reader=tomllib.loads,
+                opener_params={"mode": "rb"},
+            )
+        return self._loader
+
+    def _parse(self, text: str, display: str) -> dict[str, Any]:
+        # get_source_data takes TOML text directly and returns it parsed, before
+        # dynaconf's token parsing ("@int", "@format", "@jinja") could touch it.
+        source = text if text.endswith("\n") else text + "\n"
+        try:
+            data = self._toml_loader().get_source_data([source])
+        except ValueError as exc:  # TOMLDecodeError (dynaconf's vendored tomllib) is a ValueError
+            message = str(exc)
+            position = _TOML_POSITION.search(message)
+            if position:
+                reason = _TOML_POSITION.sub("", message).strip()
+                where = f"{display}:{position.group(1)}"
+                raise MalformedFileError(
+                    f"malformed TOML: {reason} (column {position.group(2)})", location=where
+                ) from None
+            raise MalformedFileError(f"malformed TOML: {message}", location=display) from None
+        result: dict[str, Any] = data.get(source, {})
+        return result
+
+    def read(self, name: str, *, referenced_at: str | None = None) -> Profile | None:
+        """Parse and check one profile; None when it had errors (they are collected)."""
+        if name in self._cache:
+            return self._cache[name]
+        path = self.available.get(name)
+        if path is None:
+            raise UnknownProfileError(
+                name, sorted(self.available), suggest(name, self.available), location=referenced_at
+            )
+        display = display_path(path, self.settings)
+        try:
+            profile: Profile | None = self._read(name, path, display)
+        except LayercfgError as exc:
+            self.errors.append(exc)
+            profile = None
+        self._cache[name] = profile
+        return profile
+
+    def _read(self, name: str, path: Path, display: str) -> Profile:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedFileError(f"profile is not UTF-8 text ({exc.reason})", location=display) from None
+        except OSError as exc:
+            raise UnreadableFileError(f"cannot read profile: {exc.strerror}", location=display) from None
+        data = self._parse(text, display)
+        lines = key_lines(text)
+
+        def where(table: str, key: str) -> str:
+            line = lines.get((table, key))
+            return f"{display}:{line}" if line else display
+
+        for key in data:
+            if key not in TOP_KEYS:
+                raise UnknownKeyError(key, suggest(key, TOP_KEYS), location=where("", key), where="the profile file")
+        meta = data.get("profile", {})
+        values = data.get("values", {})
+        for table, content in (("profile", meta), ("values", values)):
+            if not isinstance(content, dict):
+                raise ProfileError(f"[{table}] must be a table", location=where("", table))
+        for key in meta:
+            if key not in PROFILE_KEYS:
+                raise UnknownKeyError(
+                    key, suggest(key, PROFILE_KEYS), location=where("profile", key), where="[profile]"
+                )
+        unknown = [key for key in values if key not in self.info.fields]
+        for key in unknown:
+            self.errors.append(
+                UnknownKeyError(
+                    key,
+                    self.info.suggest(key),
+                    location=where("values", key),
+                    where=f"[values] (not a field of {self.info.schema.__name__})",
+                )
+            )
+        description = meta.get("description", "")
+        if not isinstance(description, str):
+            raise ProfileError("description must be text", location=where("profile", "description"))
+        extends = _str_list(meta.get("extends", []), "extends", where("profile", "extends"))
+        for parent in extends:
+            if not _NAME.match(parent):
+                raise ProfileError(f"invalid profile name {parent!r} in extends", location=where("profile", "extends"))
+        env_files = tuple(self._env_file_refs(meta.get("env_files", []), name, where("profile", "env_files")))
+        known_values = {key: value for key, value in values.items() if key not in unknown}
+        return Profile(name, path, display, description, extends, env_files, known_values, lines)
+
+    @staticmethod
+    def _env_file_refs(raw: object, profile: str, location: str) -> list[EnvFileRef]:
+        items = raw if isinstance(raw, list) else [raw]
+        refs = []
+        for item in items:
+            if isinstance(item, str):
+                refs.append(EnvFileRef(item, False, profile, location))
+            elif isinstance(item, dict) and isinstance(item.get("path"), str) and set(item) <= {"path", "required"}:
+                required = item.get("required", False)
+                if not isinstance(required, bool):
+                    raise ProfileError("env_files: required must be true or false", location=location)
+                refs.append(EnvFileRef(item["path"], required, profile, location))
+            else:
+                raise ProfileError(
+                    "env_files entries must be paths or {path = \"...\", required = true}", location=location
+                )
+        return refs
+
+    def resolve(self, names: Sequence[str]) -> list[Profile]:
+        """The active profiles with their extends chains, parents first, each once."""
+        order: list[Profile] = []
+        done: set[str] = set()
+
+        def visit(name: str, stack: tuple[str, ...], referenced_at: str | None) -> None:
+            if name in stack:
+                raise ProfileCycleError((*stack, name), location=referenced_at)
+            if name in done:
+                return
+            profile = self.read(name, referenced_at=referenced_at)
+            if profile is not None:
+                for parent in profile.extends:
+                    visit(parent, (*stack, name), profile.location("profile", "extends"))
+                order.append(profile)
+            done.add(name)
+
+        for name in names:
+            visit(name, (), None)
+        return order
+
+
+def _str_list(raw: object, key: str, location: str) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return tuple(raw)
+    raise ProfileError(f"{key} must be a profile name or a list of names", location=location)
+
+
+def profile_layer(profile: Profile) -> Layer:
+    """The values one profile file sets, each with its file:line."""
+    entries = tuple(
+        Entry(key, value, Origin(LayerKind.PROFILE, f"profile {profile.name}", profile.location("values", key)))
+        for key, value in profile.values.items()
+    )
+    return Layer(LayerKind.PROFILE, f"profile {profile.name} ({profile.display})", entries)
+
+
+def split_profile_names(text: str) -> list[str]:
+    """``"alpine-test, staging-fallback"`` -> ``["alpine-test", "staging-fallback"]``."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    for name in names:
+        if not _NAME.match(name):
+            raise ProfileError(f"invalid profile name {name!r}")
+    return names

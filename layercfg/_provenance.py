@@ -1,0 +1,123 @@
+"""The receipt: which layer, source and place set each value, and what it shadowed.
+
+Provenance lives beside the config, never on it (the config stays a plain frozen
+attrs value). The order of :class:`LayerKind` *is* the precedence order: it is
+printed by ``layercfg precedence`` and checked against docs/precedence.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from pathlib import Path
+import attrs
+
+
+class LayerKind(enum.IntEnum):
+    """Where a value can come from, lowest precedence first."""
+
+    DEFAULT = 1
+    PROFILE = 2
+    ENV_FILE = 3
+    DISCOVERY = 4
+    ENVIRONMENT = 5
+    OVERRIDE = 6
+    DERIVED = 7
+    FALLBACK = 8
+
+    @property
+    def label(self) -> str:
+        """The name used in every output and in the JSON contract (``env-file``)."""
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def summary(self) -> str:
+        return _SUMMARIES[self]
+
+
+_SUMMARIES = {
+    LayerKind.DEFAULT: "the schema's attrs defaults",
+    LayerKind.PROFILE: "profile files: each profile's extends chain first, then the active profiles left to right",
+    LayerKind.ENV_FILE: "dotenv files the active profiles name (never written into os.environ)",
+    LayerKind.DISCOVERY: "published ports of running Docker containers, then compose port declarations",
+    LayerKind.ENVIRONMENT: "the process environment: legacy aliases (lower), then canonical names (higher)",
+    LayerKind.OVERRIDE: "explicit: load_config(overrides=...), --set FIELD=VALUE, --layercfg-set",
+    LayerKind.DERIVED: "computed from other fields; carries the precedence of its inputs",
+    LayerKind.FALLBACK: "staging endpoints that replace an unreachable primary set, with the probe as receipt",
+}
+
+
+@attrs.frozen
+class Origin:
+    """One place a value came from.
+
+    ``source`` names the thing (``env TEST_BACKEND_URL``, ``profile docker``,
+    ``config/.env.alpine-test``); ``location`` is ``PATH:LINE`` where a file is
+    involved; ``detail`` adds why (``legacy alias of NETRA_BACKEND_URL``).
+    """
+
+    layer: LayerKind
+    source: str
+    location: str | None = None
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        text = self.source
+        if self.detail:
+            text += f" ({self.detail})"
+        if self.location and self.location not in self.source:
+            text += f", {self.location}"
+        return text
+
+
+class Status(enum.Enum):
+    """What became of one candidate value of a field."""
+
+    WON = "won"
+    SHADOWED = "shadowed"
+    INVALID = "invalid"
+
+
+@attrs.frozen
+class Candidate:
+    """A value some layer offered for a field.
+
+    ``raw`` is the text (or TOML value) before conversion; ``tier`` is the index of
+    its layer in the resolved stack, so candidates of different fields compare by
+    precedence (the derived step relies on that).
+    """
+
+    origin: Origin
+    raw: object
+    tier: int
+    status: Status = Status.SHADOWED
+    value: object = None
+
+
+@attrs.frozen
+class FieldTrace:
+    """Everything known about how one field got its value."""
+
+    name: str
+    value: object
+    secret: bool
+    winner: Candidate
+    candidates: tuple[Candidate, ...]  # highest precedence first, winner included
+    warnings: tuple[str, ...] = ()
+    lineage: tuple[tuple[str, Origin], ...] = ()  # for derived values: (input field, its origin)
+
+
+@attrs.frozen
+class Trace:
+    """The receipt for one whole load."""
+
+    schema: type
+    profiles: tuple[str, ...]
+    project_dir: Path
+    fields: Mapping[str, FieldTrace]
+    warnings: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()  # the resolved stack, lowest first, e.g. "profile docker (profiles/docker.toml)"
+
+    def __getitem__(self, name: str) -> FieldTrace:
+        return self.fields[name]
+

@@ -1,0 +1,178 @@
+"""Consumers' views of a receipt: text for people, dicts for the JSON contract.
+
+Every value passes through :func:`display` so secrets print as ``<secret>``
+unless ``show_secrets`` is asked for explicitly.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._provenance import Candidate, FieldTrace, LayerKind, Status, Trace
+from ._schema import SECRET_MASK, looks_secret
+
+_LABEL_WIDTH = 9
+_LAYER_WIDTH = 12
+
+
+def display(value: object, *, secret: bool, show_secrets: bool = False) -> object:
+    """A value as it may be printed: masked when secret, JSON-friendly otherwise."""
+    if secret and not show_secrets and value is not None:
+        return SECRET_MASK
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list, frozenset)):
+        return [display(item, secret=False) for item in value]
+    return value
+
+
+def text(value: object) -> str:
+    """A displayed value as one line of text."""
+    if value is None:
+        return "(unset)"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def mask_text(message: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of a secret value in free text (warnings, errors)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        message = message.replace(secret, SECRET_MASK)
+    return message
+
+
+def secret_values(trace: Trace) -> list[str]:
+    """The raw texts of every secret candidate of a receipt (for masking free text)."""
+    found = []
+    for field in trace.fields.values():
+        if field.secret:
+            found += [str(c.raw) for c in field.candidates if c.raw is not None and str(c.raw)]
+    return found
+
+
+def _source_text(candidate: Candidate) -> str:
+    origin = candidate.origin
+    source = origin.source
+    if origin.detail and origin.layer is not LayerKind.DERIVED:
+        source += f" ({origin.detail})"
+    return source
+
+
+def explain_dict(field: FieldTrace, trace: Trace, *, show_secrets: bool = False) -> dict[str, Any]:
+    """One field in the shape of the JSON contract (docs/cli.md)."""
+    secrets = [] if show_secrets else secret_values(trace)
+
+    def shown(candidate: Candidate) -> object:
+        value = candidate.value if candidate.status is Status.WON else candidate.raw
+        return display(value, secret=field.secret, show_secrets=show_secrets)
+
+    return {
+        "field": field.name,
+        "value": display(field.value, secret=field.secret, show_secrets=show_secrets),
+        "layer": field.winner.origin.layer.label,
+        "source": field.winner.origin.source,
+        "location": field.winner.origin.location,
+        "candidates": [
+            {
+                "layer": c.origin.layer.label,
+                "source": c.origin.source,
+                "location": c.origin.location,
+                "value": shown(c),
+                "status": c.status.value,
+            }
+            for c in field.candidates
+        ],
+        "warnings": [mask_text(w, secrets) for w in field.warnings],
+        "profiles": list(trace.profiles),
+    }
+
+
+def explain_text(field: FieldTrace, trace: Trace, *, show_secrets: bool = False) -> str:
+    """The receipt of one field, for people."""
+    secrets = [] if show_secrets else secret_values(trace)
+    value = text(display(field.value, secret=field.secret, show_secrets=show_secrets))
+    lines = [f"{field.name} = {value}"]
+    for candidate in field.candidates:
+        label = "set by" if candidate.status is Status.WON else candidate.status.value
+        layer = candidate.origin.layer.label
+        if candidate.status is Status.WON:
+            body = _source_text(candidate)
+            if candidate.origin.location:
+                body += f"   {candidate.origin.location}"
+        else:
+            raw = display(candidate.raw, secret=field.secret, show_secrets=show_secrets)
+            body = f"{text(raw)}   {candidate.origin.location or _source_text(candidate)}"
+            if candidate.origin.location:
+                body += f" ({_source_text(candidate)})"
+        lines.append(f"  {label:<{_LABEL_WIDTH}} {layer:<{_LAYER_WIDTH}} {body}")
+        if candidate.status is Status.WON and field.lineage:
+            for name, origin in field.lineage:
+                lines.append(f"  {'':<{_LABEL_WIDTH}} {'':<{_LAYER_WIDTH}}   {name} <- {origin}")
+    for warning in field.warnings:
+        lines.append(f"  {'warning':<{_LABEL_WIDTH}} {mask_text(warning, secrets)}")
+    return "\n".join(lines)
+
+
+def show_dict(trace: Trace, *, show_secrets: bool = False) -> dict[str, Any]:
+    return {
+        "profiles": list(trace.profiles),
+        "fields": [explain_dict(field, trace, show_secrets=show_secrets) for field in trace.fields.values()],
+        "warnings": list(trace.warnings),
+    }
+
+
+def show_text(trace: Trace, *, show_secrets: bool = False) -> str:
+    """Every field on one line: name, value, layer and where it was set."""
+    rows = []
+    for field in trace.fields.values():
+        value = text(display(field.value, secret=field.secret, show_secrets=show_secrets))
+        origin = field.winner.origin
+        where = origin.location or origin.source
+        rows.append((field.name, value, origin.layer.label, where))
+    width = max(len(row[0]) for row in rows) if rows else 0
+    vwidth = min(max((len(row[1]) for row in rows), default=0), 40)
+    profiles = ", ".join(trace.profiles) or "(none)"
+    lines = [f"profile: {profiles}"]
+    lines += [f"{n:<{width}} = {v:<{vwidth}}  {layer:<{_LAYER_WIDTH}} {where}" for n, v, layer, where in rows]
+    lines += [f"warning: {w}" for w in trace.warnings]
+    lines += [
+        f"warning: {field.name}: {w}"
+        for field in trace.fields.values()
+        for w in field.warnings
+    ]
+    return "\n".join(lines)
+
+
+def env_assignments(
+    trace: Trace, names: Mapping[str, tuple[str, ...]], *, show_secrets: bool = False
+) -> list[tuple[str, str]]:
+    """(variable, value) pairs for every field with a value, under each of its names."""
+    pairs = []
+    for field in trace.fields.values():
+        if field.value is None:
+            continue
+        value = text(display(field.value, secret=field.secret, show_secrets=show_secrets))
+        if isinstance(field.value, (tuple, list, frozenset)):
+            value = ",".join(str(item) for item in field.value)
+            if field.secret and not show_secrets:
+                value = SECRET_MASK
+        for name in names[field.name]:
+            pairs.append((name, value))
+    return pairs
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def is_secret_name(name: str) -> bool:
+    return looks_secret(name)

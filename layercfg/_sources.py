@@ -1,0 +1,166 @@
+"""Sources: each returns a :class:`Layer` of (field, raw value, Origin) entries.
+
+Nothing here writes ``os.environ`` or mutates shared state; every function takes
+the mapping it reads (``environ``) so tests pass a dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import attrs
+
+from ._provenance import LayerKind, Origin
+from ._schema import FieldSpec, SchemaInfo
+from .exceptions import LayercfgError, MalformedFileError, UnknownFieldError, UnreadableFileError
+
+
+@attrs.frozen
+class Entry:
+    """One value a layer offers for one field.
+
+    ``prefer`` is the canonical name when the value came in under a legacy alias,
+    so the merge can warn about it.
+    """
+
+    field: str
+    raw: object
+    origin: Origin
+    variable: str | None = None  # the variable name it came under (environment, env files)
+    prefer: str | None = None
+
+
+@attrs.frozen
+class Layer:
+    """What one source says, in its own precedence order (later entries win)."""
+
+    kind: LayerKind
+    name: str
+    entries: tuple[Entry, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def default_layer(info: SchemaInfo) -> Layer:
+    """The schema's attrs defaults (required fields have none)."""
+    origin = Origin(LayerKind.DEFAULT, "schema default")
+    entries = tuple(
+        Entry(spec.name, spec.default, origin) for spec in info.fields.values() if spec.default is not attrs.NOTHING
+    )
+    return Layer(LayerKind.DEFAULT, "schema defaults", entries)
+
+
+def _named_entries(
+    values: Mapping[str, tuple[str, str | None]],
+    info: SchemaInfo,
+    layer: LayerKind,
+    source_of: Callable[[str], str],
+) -> tuple[Entry, ...]:
+    """Entries for every known name in ``values``: aliases (in alias order) before canonical names.
+
+    ``values`` maps a variable name to (value, location). Empty values count as unset,
+    like ``${VAR:-default}`` in compose, so ``BACKEND_URL=`` never hides a lower layer.
+    """
+    aliases: list[tuple[int, Entry]] = []
+    canonical: list[Entry] = []
+    for name, (value, location) in values.items():
+        spec = info.by_env_name.get(name)
+        if spec is None or value == "":
+            continue
+        if name == spec.env:
+            canonical.append(Entry(spec.name, value, Origin(layer, source_of(name), location), variable=name))
+        else:
+            origin = Origin(layer, source_of(name), location, f"legacy alias of {spec.env}")
+            entry = Entry(spec.name, value, origin, variable=name, prefer=spec.env)
+            aliases.append((spec.aliases.index(name), entry))
+    aliases.sort(key=lambda pair: pair[0])
+    return (*(entry for _, entry in aliases), *canonical)
+
+
+def environment_layer(environ: Mapping[str, str], info: SchemaInfo) -> Layer:
+    """The process environment, read by name so the exact variable is known.
+
+    Only the names the schema declares are looked at (cost is per field, not per
+    variable in the environment).
+    """
+    values = {name: (environ[name], None) for name in info.by_env_name if name in environ}
+    entries = _named_entries(values, info, LayerKind.ENVIRONMENT, lambda name: f"env {name}")
+    return Layer(LayerKind.ENVIRONMENT, "environment", entries)
+
+
+@attrs.frozen
+class EnvFile:
+    """A dotenv file as read: every binding (for compose interpolation) with its line."""
+
+    path: Path
+    display: str  # as shown in receipts: relative to the project when inside it
+    values: Mapping[str, tuple[str, int]]  # name -> (value, line)
+    warnings: tuple[str, ...] = ()
+
+
+def read_env_file(path: Path, display: str) -> EnvFile:
+    """Parse a dotenv file with python-dotenv's parser, keeping line numbers.
+
+    Values are taken as written (quotes and escapes processed by python-dotenv,
+    no ``${VAR}`` expansion); nothing goes into ``os.environ``.
+    """
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UnreadableFileError("env file not found", location=display) from None
+    except IsADirectoryError:
+        raise UnreadableFileError("env file is a directory", location=display) from None
+    except UnicodeDecodeError as exc:
+        raise MalformedFileError(f"env file is not UTF-8 text ({exc.reason})", location=display) from None
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read env file: {exc.strerror}", location=display) from None
+    import io
+
+    values: dict[str, tuple[str, int]] = {}
+    warnings: list[str] = []
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            warnings.append(f"{display}:{binding.original.line}: could not parse this line; it was skipped")
+        elif binding.key is not None and binding.value is not None:
+            values[binding.key] = (binding.value, binding.original.line)
+    return EnvFile(path, display, values, tuple(warnings))
+
+
+def env_file_layer(env_file: EnvFile, info: SchemaInfo) -> Layer:
+    """The fields an env file sets, by the same names as the environment."""
+    values = {name: (value, f"{env_file.display}:{line}") for name, (value, line) in env_file.values.items()}
+    entries = _named_entries(values, info, LayerKind.ENV_FILE, lambda name: f"{name} in {env_file.display}")
+    return Layer(LayerKind.ENV_FILE, f"env-file {env_file.display}", entries, env_file.warnings)
+
+
+def override_layer(overrides: Mapping[str, object], info: SchemaInfo, source: str) -> Layer:
+    """Explicit values by field name (``overrides=``, ``--set``, ``--layercfg-set``)."""
+    entries = []
+    for name, value in overrides.items():
+        if name not in info.fields:
+            raise UnknownFieldError(name, info.suggest(name))
+        entries.append(Entry(name, value, Origin(LayerKind.OVERRIDE, source)))
+    return Layer(LayerKind.OVERRIDE, source, tuple(entries))
+
+
+def parse_assignments(assignments: Iterable[str], info: SchemaInfo) -> dict[str, str]:
+    """``["backend_url=http://x", ...]`` -> ``{"backend_url": "http://x"}``; field names checked."""
+    result: dict[str, str] = {}
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise LayercfgError(f"expected FIELD=VALUE, got {text!r}")
+        if name not in info.fields:
+            raise UnknownFieldError(name, info.suggest(name))
+        result[name] = value
+    return result
+
+
+def spec_names(spec: FieldSpec) -> str:
+    """``NETRA_X (aliases: A, B)`` for help and schema output."""
+    if not spec.aliases:
+        return spec.env
+    return f"{spec.env} (legacy: {', '.join(spec.aliases)})"

@@ -1,0 +1,308 @@
+"""``layercfg``: a thin click shell over the public API.
+
+A :class:`LayercfgError` becomes ``Error: ...`` on stderr and exit status 1, never a
+traceback; usage errors exit 2 (click's convention). Every command that prints
+data takes ``--json`` (shapes in docs/cli.md). The common options (``--profile``,
+``--project-dir``, ``--set``, ``--show-secrets``) go before or after the command.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import attrs
+import click
+
+from . import _render
+from ._load import Loaded, load
+from .exceptions import LayercfgError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@attrs.define
+class CommonOptions:
+    profile: str | None = None
+    project_dir: str | None = None
+    assignments: tuple[str, ...] = ()
+    show_secrets: bool = False
+
+    def merged(self, other: CommonOptions) -> CommonOptions:
+        """Options given after the command win over (or add to) those given before it."""
+        return CommonOptions(
+            profile=other.profile or self.profile,
+            project_dir=other.project_dir or self.project_dir,
+            assignments=self.assignments + other.assignments,
+            show_secrets=self.show_secrets or other.show_secrets,
+        )
+
+
+def common_options(func: F) -> F:
+    options = [
+        click.option(
+            "--profile",
+            metavar="NAME[,NAME...]",
+            help="Profiles to use, stacked left to right (beats the profile variable, e.g. NETRA_PROFILE).",
+        ),
+        click.option(
+            "--project-dir",
+            type=click.Path(file_okay=False),
+            help="Project directory (default: nearest [tool.layercfg] pyproject.toml above the cwd, else the cwd).",
+        ),
+        click.option(
+            "--set",
+            "assignments",
+            multiple=True,
+            metavar="FIELD=VALUE",
+            help="Override one field (the override layer); repeatable.",
+        ),
+        click.option("--show-secrets", is_flag=True, help="Print secret values instead of <secret>."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (see docs/cli.md).")
+
+
+def _options(ctx: click.Context, **given: Any) -> CommonOptions:
+    before: CommonOptions = ctx.find_object(CommonOptions) or CommonOptions()
+    after = CommonOptions(
+        profile=given.get("profile"),
+        project_dir=given.get("project_dir"),
+        assignments=tuple(given.get("assignments") or ()),
+        show_secrets=bool(given.get("show_secrets")),
+    )
+    return before.merged(after)
+
+
+def _split_assignments(assignments: Sequence[str]) -> dict[str, str]:
+    overrides = {}
+    for text in assignments:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected FIELD=VALUE, got {text!r}", param_hint="'--set'")
+        overrides[name.strip()] = value
+    return overrides
+
+
+def _load(options: CommonOptions, profile: str | None = None) -> Loaded[Any]:
+    overrides = _split_assignments(options.assignments)
+    return load(
+        profile=profile or options.profile,
+        project_dir=options.project_dir,
+        overrides=overrides,
+        override_source="--set",
+    )
+
+
+class _Group(click.Group):
+    """Turns LayercfgError into ``Error: ...`` and exit status 1 (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LayercfgError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
+@click.version_option(package_name="layercfg")
+@click.pass_context
+def main(ctx: click.Context, **given: Any) -> None:
+    """Where is the backend? Layered, typed test configuration with a receipt for every value."""
+    ctx.obj = _options(ctx, **given)
+
+
+@main.command()
+@click.argument("field")
+@common_options
+@json_option
+@click.pass_context
+def explain(ctx: click.Context, field: str, as_json: bool, **given: Any) -> None:
+    """Say what FIELD is, which layer and place set it, and what it shadowed."""
+    options = _options(ctx, **given)
+    loaded = _load(options)
+    from ._load import explain as explain_field
+
+    trace = explain_field(loaded.config, field)
+    if as_json:
+        click.echo(_render.dumps(_render.explain_dict(trace, loaded.trace, show_secrets=options.show_secrets)))
+        return
+    click.echo(_render.explain_text(trace, loaded.trace, show_secrets=options.show_secrets))
+    for warning in loaded.trace.warnings:
+        click.echo(f"  {'note':<9} {warning}")
+
+
+@main.command()
+@common_options
+@json_option
+@click.pass_context
+def show(ctx: click.Context, as_json: bool, **given: Any) -> None:
+    """Print every field with its value and where it was set."""
+    options = _options(ctx, **given)
+    loaded = _load(options)
+    if as_json:
+        click.echo(_render.dumps(_render.show_dict(loaded.trace, show_secrets=options.show_secrets)))
+    else:
+        click.echo(_render.show_text(loaded.trace, show_secrets=options.show_secrets))
+
+
+@main.command()
+@common_options
+@json_option
+@click.pass_context
+def profiles(ctx: click.Context, as_json: bool, **given: Any) -> None:
+    """List the available profiles, where each is defined, and what it extends."""
+    options = _options(ctx, **given)
+    from ._profiles import ProfileReader
+    from ._project import find_project
+    from ._schema import schema_info
+    from ._testenv import TestEnvConfig
+
+    settings = find_project(options.project_dir)
+    schema = settings.load_schema()
+    include = settings.builtin_profiles if settings.builtin_profiles is not None else schema is TestEnvConfig
+    reader = ProfileReader(settings, schema_info(schema, settings.env_prefix), include)
+    rows = []
+    for name in sorted(reader.available):
+        profile = reader.read(name)
+        rows.append(
+            {
+                "name": name,
+                "description": profile.description if profile else "",
+                "extends": list(profile.extends) if profile else [],
+                "env_files": [ref.path for ref in profile.env_files] if profile else [],
+                "file": profile.display if profile else settings.relative(reader.available[name]),
+            }
+        )
+    if as_json:
+        click.echo(_render.dumps({"profiles": rows, "errors": [str(e) for e in reader.errors]}))
+        return
+    width = max((len(row["name"]) for row in rows), default=0)
+    for row in rows:
+        extends = f" (extends {', '.join(row['extends'])})" if row["extends"] else ""
+        click.echo(f"{row['name']:<{width}}  {row['file']}{extends}")
+        if row["description"]:
+            click.echo(f"{'':<{width}}  {row['description']}")
+    for error in reader.errors:
+        click.echo(f"error: {error}", err=True)
+    if reader.errors:
+        sys.exit(1)
+
+
+@main.command()
+@json_option
+def precedence(as_json: bool) -> None:
+    """Print the layers in precedence order, lowest first."""
+    from ._provenance import LayerKind
+
+    rows = [{"rank": kind.value, "layer": kind.label, "description": kind.summary} for kind in LayerKind]
+    if as_json:
+        click.echo(_render.dumps({"layers": rows}))
+        return
+    for row in rows:
+        click.echo(f"{row['rank']}  {row['layer']:<12} {row['description']}")
+
+
+@main.command()
+@click.argument("first")
+@click.argument("second")
+@common_options
+@json_option
+@click.pass_context
+def diff(ctx: click.Context, first: str, second: str, as_json: bool, **given: Any) -> None:
+    """Show the fields whose values differ between profile FIRST and profile SECOND."""
+    options = _options(ctx, **given)
+    left = _load(options, profile=first)
+    right = _load(options, profile=second)
+    rows = []
+    for name, a in left.trace.fields.items():
+        b = right.trace.fields[name]
+        if a.value == b.value:
+            continue
+        rows.append(
+            {
+                "field": name,
+                first: _side(a, options.show_secrets),
+                second: _side(b, options.show_secrets),
+            }
+        )
+    if as_json:
+        click.echo(_render.dumps({"profiles": [first, second], "differences": rows}))
+        return
+    if not rows:
+        click.echo(f"{first} and {second} resolve to the same values")
+    for row in rows:
+        click.echo(f"{row['field']}")
+        for side in (first, second):
+            info = row[side]
+            click.echo(f"  {side:<16} {_render.text(info['value'])}   ({info['layer']}: {info['where']})")
+
+
+def _side(field: Any, show_secrets: bool) -> dict[str, Any]:
+    origin = field.winner.origin
+    return {
+        "value": _render.display(field.value, secret=field.secret, show_secrets=show_secrets),
+        "layer": origin.layer.label,
+        "where": origin.location or origin.source,
+    }
+
+
+@main.command()
+@common_options
+@json_option
+@click.pass_context
+def schema(ctx: click.Context, as_json: bool, **given: Any) -> None:
+    """Print the JSON Schema of profile files for this project's schema."""
+    options = _options(ctx, **given)
+    from ._jsonschema import profile_json_schema
+    from ._project import find_project
+    from ._schema import schema_info
+
+    settings = find_project(options.project_dir)
+    info = schema_info(settings.load_schema(), settings.env_prefix)
+    click.echo(_render.dumps(profile_json_schema(info)))
+
+
+_SAFE = re.compile(r"^[A-Za-z0-9_./:@+,=%-]*$")
+
+
+@main.command()
+@common_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["dotenv", "shell", "json"]), default="dotenv", show_default=True
+)
+@click.option("--legacy", is_flag=True, help="Also print every legacy alias name with the same value.")
+@json_option
+@click.pass_context
+def env(ctx: click.Context, fmt: str, legacy: bool, as_json: bool, **given: Any) -> None:
+    """Print the resolved config as variables (canonical names; --legacy adds the aliases)."""
+    options = _options(ctx, **given)
+    loaded = _load(options)
+    from ._project import find_project
+    from ._schema import schema_info
+
+    settings = find_project(options.project_dir)
+    info = schema_info(loaded.trace.schema, settings.env_prefix)
+    names = {name: ((*spec.aliases, spec.env) if legacy else (spec.env,)) for name, spec in info.fields.items()}
+    pairs = _render.env_assignments(loaded.trace, names, show_secrets=options.show_secrets)
+    if as_json or fmt == "json":
+        click.echo(_render.dumps(dict(pairs)))
+    elif fmt == "shell":
+        for name, value in pairs:
+            click.echo(f"export {name}={shlex.quote(value)}")
+    else:
+        for name, value in pairs:
+            quoted = value if _SAFE.match(value) else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            click.echo(f"{name}={quoted}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

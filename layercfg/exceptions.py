@@ -1,0 +1,142 @@
+"""Every error layercfg raises on purpose derives from :class:`LayercfgError`.
+
+Exceptions carry structured fields (``.field``, ``.origin``, ``.errors``, ``.location``)
+as well as a one-screen message that names the source of the problem, so a CLI or a
+test harness can print ``str(exc)`` and a program can inspect the fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ConfigError",
+    "ConversionError",
+    "DiscoveryError",
+    "LayercfgError",
+    "MalformedFileError",
+    "ProfileCycleError",
+    "ProfileError",
+    "ProjectError",
+    "ServiceTimeoutError",
+    "SourceError",
+    "UnknownFieldError",
+    "UnknownKeyError",
+    "UnknownProfileError",
+    "UnreadableFileError",
+]
+
+
+class LayercfgError(Exception):
+    """Root of every error layercfg raises on purpose."""
+
+
+class SourceError(LayercfgError):
+    """A source (file, variable, container) could not be read or understood.
+
+    ``location`` is ``PATH:LINE`` (or ``PATH``) where the problem is, or None.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        self.location = location
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class UnreadableFileError(SourceError):
+    """A file that had to be read does not exist, is a directory, or cannot be opened."""
+
+
+class MalformedFileError(SourceError):
+    """A file's syntax is invalid (TOML, YAML, dotenv)."""
+
+
+class ProjectError(SourceError):
+    """The project's ``[tool.layercfg]`` settings are invalid."""
+
+
+class ProfileError(SourceError):
+    """A profile is unknown, invalid, or its ``extends`` chain is broken."""
+
+
+class UnknownProfileError(ProfileError):
+    """A profile name was asked for that no profiles directory defines."""
+
+    def __init__(
+        self, name: str, available: Sequence[str], suggestion: str | None, *, location: str | None = None
+    ) -> None:
+        self.name = name
+        self.available = tuple(available)
+        self.suggestion = suggestion
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        listing = ", ".join(self.available) or "(none)"
+        super().__init__(f"unknown profile {name!r}{hint} (available: {listing})", location=location)
+
+
+class ProfileCycleError(ProfileError):
+    """A profile's ``extends`` chain comes back to itself."""
+
+    def __init__(self, chain: Sequence[str], *, location: str | None = None) -> None:
+        self.chain = tuple(chain)
+        super().__init__(f"profile extends form a cycle: {' -> '.join(self.chain)}", location=location)
+
+
+class UnknownKeyError(ProfileError):
+    """A profile file names a key the schema (or the profile format) does not have."""
+
+    def __init__(self, key: str, suggestion: str | None, *, location: str | None, where: str) -> None:
+        self.key = key
+        self.suggestion = suggestion
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"unknown key {key!r} in {where}{hint}", location=location)
+
+
+class UnknownFieldError(LayercfgError):
+    """A field name was asked for (``explain``, ``--set``) that the schema does not have."""
+
+    def __init__(self, name: str, suggestion: str | None) -> None:
+        self.field = name
+        self.suggestion = suggestion
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(f"unknown field {name!r}{hint}")
+
+
+class ConversionError(LayercfgError):
+    """One value could not be converted to its field's type.
+
+    ``origin`` is the :class:`layercfg.Origin` of the offending value.
+    """
+
+    def __init__(self, field: str, message: str, origin: object | None) -> None:
+        self.field = field
+        self.origin = origin
+        self.reason = message
+        source = f" ({origin})" if origin is not None else ""
+        super().__init__(f"{field}: {message}{source}")
+
+
+class ConfigError(LayercfgError):
+    """Loading failed; ``errors`` holds every problem found, not only the first."""
+
+    def __init__(self, errors: Sequence[LayercfgError]) -> None:
+        self.errors = tuple(errors)
+        if len(self.errors) == 1:
+            message = str(self.errors[0])
+        else:
+            lines = [f"{len(self.errors)} problems in the configuration:"]
+            lines += [f"  - {error}" for error in self.errors]
+            message = "\n".join(lines)
+        super().__init__(message)
+
+
+class DiscoveryError(LayercfgError):
+    """Discovery was required by the profile and did not find what it needed."""
+
+
+class ServiceTimeoutError(LayercfgError):
+    """A service did not become reachable within its time budget."""
+
+    def __init__(self, message: str, *, service: str, url: str, source: str) -> None:
+        self.service = service
+        self.url = url
+        self.source = source
+        super().__init__(message)
