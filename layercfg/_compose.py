@@ -1,0 +1,519 @@
+"""Compose files read with line numbers: services, port mappings, builds, and where files really are.
+
+Only what configuration discovery and ``doctor`` need is read: ``container_name``, network
+aliases, ``ports``, ``build`` and the *names* of ``environment`` entries. Values are
+interpolated (compose-spec rules, see :mod:`layercfg._interpolate`) from the caller's
+``lookup``; a value that fails to interpolate becomes a warning with ``PATH:LINE`` and is
+skipped, so one bad line does not hide the rest of the file.
+
+The YAML is read as a node tree (``yaml.compose``) rather than constructed, for two reasons:
+nodes carry their line numbers, and raw scalar text sidesteps YAML 1.1 quirks that compose
+(YAML 1.2) does not have, such as an unquoted ``80:80`` reading as the base-60 integer 4880.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePath
+
+import attrs
+import yaml
+
+from layercfg._interpolate import Interpolated, InterpolationError, Lookup, interpolate
+from layercfg.exceptions import MalformedFileError, UnreadableFileError
+
+__all__ = [
+    "BuildResolution",
+    "BuildSpec",
+    "ComposeFile",
+    "ComposeService",
+    "FoundComposeFile",
+    "PortMapping",
+    "find_compose_file",
+    "load_compose_file",
+    "resolve_build",
+]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_PROTOCOLS = frozenset({"tcp", "udp", "sctp"})
+# Directories a Dockerfile search never needs to enter, and that can be huge.
+_SKIP_DIRS = frozenset({"node_modules", "venv", "__pycache__", "site-packages"})
+_DOCKERFILE_DIRS = ("dockerfiles", "docker")
+
+
+@attrs.frozen
+class PortMapping:
+    """One published (or exposed) port of a service, and the line that declared it.
+
+    For the short syntax ``text`` is the list item as written; for the long syntax it is the
+    ``published`` value as written (``target`` when nothing is published) and ``line`` is
+    that value's line, since that is where the host port comes from.
+    ``host_port`` is None when Docker chooses the host port (``"8000"``, ``"9000-9005:80"``).
+    A range mapped onto an equal range (``"9000-9001:9000-9001"``) gives one mapping per port.
+    """
+
+    service: str
+    text: str
+    interpolated: Interpolated | None
+    host_ip: str | None
+    host_port: int | None
+    container_port: int
+    protocol: str
+    path: Path
+    line: int
+
+
+@attrs.frozen
+class BuildSpec:
+    """A service's ``build`` as written (after interpolation); ``dockerfile_text`` None when not given."""
+
+    service: str
+    context_text: str
+    dockerfile_text: str | None
+    path: Path
+    line: int
+    dockerfile_line: int | None
+
+
+@attrs.frozen
+class ComposeService:
+    """The parts of one compose service that configuration needs; ``line`` is its name's line."""
+
+    name: str
+    container_name: str | None
+    aliases: tuple[str, ...]
+    ports: tuple[PortMapping, ...]
+    build: BuildSpec | None
+    path: Path
+    line: int
+    environment_keys: tuple[str, ...]
+
+
+@attrs.frozen
+class ComposeFile:
+    """A parsed compose file: its services in file order, and what could not be read in it."""
+
+    path: Path
+    services: Mapping[str, ComposeService]
+    warnings: tuple[str, ...]
+
+
+@attrs.frozen
+class BuildResolution:
+    """Where a :class:`BuildSpec` points on disk, whether that exists, and a likely fix if not."""
+
+    spec: BuildSpec
+    context: Path
+    dockerfile: Path
+    context_exists: bool
+    dockerfile_exists: bool
+    suggestion: Path | None
+
+
+@attrs.frozen
+class FoundComposeFile:
+    """Where a compose file a profile asked for actually is (``path`` None when nowhere)."""
+
+    requested: str
+    path: Path | None
+    moved: bool
+    searched: tuple[Path, ...]
+
+
+def load_compose_file(path: Path, lookup: Lookup) -> ComposeFile:
+    """Parse the compose file at *path*, interpolating the values read with *lookup*.
+
+    Raises :class:`UnreadableFileError` when the file cannot be read and
+    :class:`MalformedFileError` (located ``PATH:LINE``) when it is not YAML, not a mapping,
+    or has no ``services`` mapping. Problems inside one service become warnings.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UnreadableFileError("compose file does not exist", location=str(path)) from None
+    except IsADirectoryError:
+        raise UnreadableFileError("compose file path is a directory", location=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise MalformedFileError(
+            f"compose file is not UTF-8 text ({exc.reason})", location=str(path)
+        ) from None
+    except OSError as exc:
+        raise UnreadableFileError(
+            f"cannot read compose file: {exc.strerror or exc}", location=str(path)
+        ) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        location = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = ", ".join(part for part in (exc.context, exc.problem) if part)
+        raise MalformedFileError(f"invalid YAML: {problem or exc}", location=location) from None
+    except yaml.YAMLError as exc:
+        raise MalformedFileError(f"invalid YAML: {exc}", location=str(path)) from None
+
+    if not isinstance(root, yaml.MappingNode):
+        where = f"{path}:{_line(root)}" if root is not None else str(path)
+        raise MalformedFileError("a compose file must be a mapping with a 'services' key", location=where)
+    top = _items(root)
+    if "services" not in top:
+        raise MalformedFileError("compose file has no 'services' key", location=str(path))
+    services_key, services_node = top["services"]
+    if not isinstance(services_node, yaml.MappingNode):
+        raise MalformedFileError(
+            "'services' must be a mapping of service names to definitions",
+            location=f"{path}:{_line(services_key)}",
+        )
+
+    reader = _Reader(path, lookup)
+    services: dict[str, ComposeService] = {}
+    for name, (key, node) in _items(services_node).items():
+        service = reader.service(name, key, node)
+        if service is not None:
+            services[name] = service
+    return ComposeFile(path=path, services=types.MappingProxyType(services), warnings=tuple(reader.warnings))
+
+
+def resolve_build(spec: BuildSpec, project_directory: Path, search_root: Path) -> BuildResolution:
+    """Resolve *spec* the compose-spec way and check that its context and Dockerfile exist.
+
+    The context is relative to *project_directory* (compose's default: the directory of the
+    first compose file), the Dockerfile relative to the context; absolute paths stay as they
+    are. When the Dockerfile is missing, ``suggestion`` is an existing file under
+    *search_root*: the same relative path taken from *search_root*, else the same file name in
+    a ``dockerfiles/`` or ``docker/`` directory (the shallowest, then alphabetically first).
+    """
+    context = _join(project_directory, spec.context_text)
+    dockerfile_text = spec.dockerfile_text if spec.dockerfile_text is not None else "Dockerfile"
+    dockerfile = _join(context, dockerfile_text)
+    dockerfile_exists = dockerfile.is_file()
+    suggestion = None if dockerfile_exists else _suggest_dockerfile(dockerfile_text, search_root)
+    return BuildResolution(
+        spec=spec,
+        context=context,
+        dockerfile=dockerfile,
+        context_exists=context.is_dir(),
+        dockerfile_exists=dockerfile_exists,
+        suggestion=suggestion,
+    )
+
+
+def find_compose_file(
+    requested: str, project_dir: Path, search_dirs: Sequence[str] = (".", "docker")
+) -> FoundComposeFile:
+    """Find *requested* relative to *project_dir*, else its file name in each of *search_dirs*.
+
+    ``moved`` is True when the file was found somewhere other than where it was requested;
+    ``searched`` lists the places looked at, in order, up to the one that had it.
+    """
+    wanted = _join(project_dir, requested)
+    name = PurePath(requested).name
+    candidates = [wanted, *(_join(project_dir, os.path.join(directory, name)) for directory in search_dirs)]
+    searched: list[Path] = []
+    for candidate in candidates:
+        if candidate in searched:
+            continue
+        searched.append(candidate)
+        if candidate.is_file():
+            return FoundComposeFile(requested, candidate, candidate != wanted, tuple(searched))
+    return FoundComposeFile(requested, None, False, tuple(searched))
+
+
+class _Reader:
+    """Reads services of one file, collecting warnings instead of stopping at the first."""
+
+    def __init__(self, path: Path, lookup: Lookup) -> None:
+        self.path = path
+        self.lookup = lookup
+        self.warnings: list[str] = []
+
+    def warn(self, node: yaml.Node, service: str, message: str) -> None:
+        self.warnings.append(f"{self.path}:{_line(node)}: service {service!r}: {message}")
+
+    def text(self, node: yaml.Node, service: str, what: str) -> tuple[str, Interpolated] | None:
+        """The raw and interpolated text of a scalar, or None (with a warning) when unusable."""
+        raw = _scalar(node)
+        if raw is None:
+            self.warn(node, service, f"{what} must be a single value; ignored")
+            return None
+        try:
+            return raw, interpolate(raw, self.lookup)
+        except InterpolationError as exc:
+            self.warn(node, service, f"{what} {raw!r} ignored: {exc}")
+            return None
+
+    def service(self, name: str, key: yaml.Node, node: yaml.Node) -> ComposeService | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.warn(key, name, "a service definition must be a mapping; service ignored")
+            return None
+        items = _items(node)
+        container_name = None
+        if "container_name" in items and not _is_null(items["container_name"][1]):
+            read = self.text(items["container_name"][1], name, "container_name")
+            container_name = read[1].value if read is not None else None
+        return ComposeService(
+            name=name,
+            container_name=container_name,
+            aliases=self.aliases(name, items["networks"][1]) if "networks" in items else (),
+            ports=self.ports(name, items["ports"][1]) if "ports" in items else (),
+            build=self.build(name, *items["build"]) if "build" in items else None,
+            path=self.path,
+            line=_line(key),
+            environment_keys=_environment_keys(items["environment"][1]) if "environment" in items else (),
+        )
+
+    def aliases(self, service: str, node: yaml.Node) -> tuple[str, ...]:
+        # The short (list) syntax of `networks` cannot declare aliases.
+        if not isinstance(node, yaml.MappingNode):
+            return ()
+        aliases: list[str] = []
+        for network_key, network in _items(node).values():
+            if not isinstance(network, yaml.MappingNode):
+                continue
+            alias_list = _items(network).get("aliases")
+            if alias_list is None or _is_null(alias_list[1]):
+                continue
+            if not isinstance(alias_list[1], yaml.SequenceNode):
+                self.warn(alias_list[1], service, f"aliases of network {network_key.value!r} must be a list")
+                continue
+            for alias_node in alias_list[1].value:
+                read = self.text(alias_node, service, "network alias")
+                if read is not None and read[1].value not in aliases:
+                    aliases.append(read[1].value)
+        return tuple(aliases)
+
+    def ports(self, service: str, node: yaml.Node) -> tuple[PortMapping, ...]:
+        if _is_null(node):
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            self.warn(node, service, "ports must be a list; ignored")
+            return ()
+        mappings: list[PortMapping] = []
+        for item in node.value:
+            if isinstance(item, yaml.MappingNode):
+                mappings += self.long_port(service, item)
+            else:
+                mappings += self.short_port(service, item)
+        return tuple(mappings)
+
+    def short_port(self, service: str, node: yaml.Node) -> list[PortMapping]:
+        read = self.text(node, service, "port")
+        if read is None:
+            return []
+        raw, interpolated = read
+        try:
+            host_ip, pairs, protocol = _parse_short_port(interpolated.value)
+        except ValueError as exc:
+            self.warn(node, service, f"port {raw!r} ignored: {exc}")
+            return []
+        return [
+            PortMapping(
+                service=service,
+                text=raw,
+                interpolated=interpolated if interpolated.uses else None,
+                host_ip=host_ip,
+                host_port=host_port,
+                container_port=container_port,
+                protocol=protocol,
+                path=self.path,
+                line=_line(node),
+            )
+            for host_port, container_port in pairs
+        ]
+
+    def long_port(self, service: str, node: yaml.MappingNode) -> list[PortMapping]:
+        items = _items(node)
+        if "target" not in items:
+            self.warn(node, service, "a port in long syntax needs 'target'; ignored")
+            return []
+        values: dict[str, tuple[str, Interpolated, yaml.Node]] = {}
+        for field in ("target", "published", "host_ip", "protocol"):
+            if field in items and not _is_null(items[field][1]):
+                read = self.text(items[field][1], service, f"port {field}")
+                if read is None:
+                    return []
+                values[field] = (*read, items[field][1])
+        raw, interpolated, source = values.get("published") or values["target"]
+        try:
+            published = values["published"][1].value if "published" in values else None
+            pairs = _port_pairs(published, values["target"][1].value)
+            protocol = _protocol(values["protocol"][1].value if "protocol" in values else "tcp")
+        except ValueError as exc:
+            self.warn(source, service, f"port ignored: {exc}")
+            return []
+        host_ip = values["host_ip"][1].value if "host_ip" in values else None
+        return [
+            PortMapping(
+                service=service,
+                text=raw,
+                interpolated=interpolated if interpolated.uses else None,
+                host_ip=host_ip or None,
+                host_port=host_port,
+                container_port=container_port,
+                protocol=protocol,
+                path=self.path,
+                line=_line(source),
+            )
+            for host_port, container_port in pairs
+        ]
+
+    def build(self, service: str, key: yaml.Node, node: yaml.Node) -> BuildSpec | None:
+        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
+            read = self.text(node, service, "build context")
+            if read is None:
+                return None
+            return BuildSpec(service, read[1].value, None, self.path, _line(key), None)
+        if not isinstance(node, yaml.MappingNode):
+            self.warn(key, service, "build must be a path or a mapping; ignored")
+            return None
+        items = _items(node)
+        context = "."  # the compose spec's default when `context` is absent
+        if "context" in items:
+            read = self.text(items["context"][1], service, "build context")
+            if read is None:
+                return None
+            context = read[1].value
+        dockerfile: str | None = None
+        dockerfile_line: int | None = None
+        if "dockerfile" in items:
+            dockerfile_key, dockerfile_node = items["dockerfile"]
+            read = self.text(dockerfile_node, service, "build dockerfile")
+            if read is None:
+                return None
+            dockerfile, dockerfile_line = read[1].value, _line(dockerfile_key)
+        return BuildSpec(service, context, dockerfile, self.path, _line(key), dockerfile_line)
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
+
+
+def _scalar(node: yaml.Node) -> str | None:
+    if isinstance(node, yaml.ScalarNode) and node.tag != _NULL_TAG:
+        return str(node.value)
+    return None
+
+
+def _items(
+    node: yaml.MappingNode, seen: frozenset[int] = frozenset()
+) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """Key text -> (key node, value node), with YAML merge keys (``<<``) applied.
+
+    Compose files lean on ``<<: *anchor`` for shared settings; explicit keys override merged
+    ones, and among merged mappings the first listed wins (the YAML merge-key rules).
+    """
+    merged: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    explicit: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    seen = seen | {id(node)}
+    for key, value in node.value:
+        if key.tag == _MERGE_TAG:
+            sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for source in sources:
+                # An anchor can contain an alias to itself; merging it again would never end.
+                if isinstance(source, yaml.MappingNode) and id(source) not in seen:
+                    for name, pair in _items(source, seen).items():
+                        merged.setdefault(name, pair)
+        elif isinstance(key, yaml.ScalarNode):
+            explicit[str(key.value)] = (key, value)
+    return merged | explicit
+
+
+def _environment_keys(node: yaml.Node) -> tuple[str, ...]:
+    # Only names: values may be secrets and configuration never needs them from here.
+    if isinstance(node, yaml.MappingNode):
+        return tuple(_items(node))
+    if isinstance(node, yaml.SequenceNode):
+        names = (_scalar(item) for item in node.value)
+        return tuple(name.partition("=")[0] for name in names if name)
+    return ()
+
+
+def _parse_short_port(spec: str) -> tuple[str | None, list[tuple[int | None, int]], str]:
+    """``[[IP:]HOST:]CONTAINER[/PROTOCOL]`` -> (host IP, (host port, container port) pairs, protocol)."""
+    body, slash, protocol = spec.strip().partition("/")
+    host_ip: str | None = None
+    host: str | None
+    if body.startswith("["):
+        end = body.find("]")
+        if end < 0:
+            raise ValueError("'[' opens an IPv6 address that is never closed")
+        host_ip, rest = body[1:end], body[end + 1 :]
+        if not rest.startswith(":") or rest.count(":") != 2:
+            raise ValueError("expected [IP]:HOST:CONTAINER")
+        host, container = rest[1:].split(":")
+    else:
+        parts = body.split(":")
+        if len(parts) == 1:
+            host, container = None, parts[0]
+        elif len(parts) == 2:
+            host, container = parts
+        else:
+            # An unbracketed IPv6 address: the last two fields are always the ports.
+            host_ip, host, container = ":".join(parts[:-2]), parts[-2], parts[-1]
+    return host_ip or None, _port_pairs(host or None, container), _protocol(protocol if slash else "tcp")
+
+
+def _port_pairs(host: str | None, container: str) -> list[tuple[int | None, int]]:
+    container_start, container_end = _port_range(container, "container port")
+    if host is None:
+        return [(None, port) for port in range(container_start, container_end + 1)]
+    host_start, host_end = _port_range(host, "host port")
+    if container_start == container_end:
+        # A host range for one container port lets Docker pick any free port in it.
+        return [(host_start if host_start == host_end else None, container_start)]
+    if host_end - host_start != container_end - container_start:
+        raise ValueError(f"host range {host} and container range {container} differ in length")
+    return list(zip(range(host_start, host_end + 1), range(container_start, container_end + 1), strict=True))
+
+
+def _port_range(text: str, what: str) -> tuple[int, int]:
+    first, dash, last = text.strip().partition("-")
+    start = _port_number(first, what)
+    end = _port_number(last, what) if dash else start
+    if end < start:
+        raise ValueError(f"{what} range {text!r} ends before it starts")
+    return start, end
+
+
+def _port_number(text: str, what: str) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 65535:
+        raise ValueError(f"{what} {text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _protocol(text: str) -> str:
+    protocol = text.strip().lower()
+    if protocol not in _PROTOCOLS:
+        raise ValueError(f"protocol {text!r} is not one of {', '.join(sorted(_PROTOCOLS))}")
+    return protocol
+
+
+def _join(base: Path, text: str) -> Path:
+    """*text* relative to *base* (absolute text stays as it is), absolute and normalized.
+
+    Normalized lexically, not with ``resolve()``: ``..`` must mean what compose means by it,
+    and symlinks must not change the paths shown to the user.
+    """
+    return Path(os.path.abspath(os.path.join(base, text)))
+
+
+def _suggest_dockerfile(dockerfile_text: str, search_root: Path) -> Path | None:
+    root = Path(os.path.abspath(search_root))
+    if not os.path.isabs(dockerfile_text):
+        same_path = _join(root, dockerfile_text)
+        if same_path.is_relative_to(root) and same_path.is_file():
+            return same_path
+    name = PurePath(dockerfile_text).name
+    matches: list[Path] = []
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [d for d in subdirectories if d not in _SKIP_DIRS and not d.startswith(".")]
+        if os.path.basename(directory) in _DOCKERFILE_DIRS and name in files:
+            matches.append(Path(directory, name))
+    return min(matches, key=lambda match: (len(match.parts), str(match)), default=None)
