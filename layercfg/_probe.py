@@ -1,0 +1,413 @@
+"""Reachability probes: is the service behind a URL up, answered within a time budget?
+
+A probe never raises and never outlives its budget by more than thread scheduling: every
+blocking step (name resolution, connect, TLS handshake, send, each read) is given only the
+time that remains before one deadline. Whatever goes wrong becomes a classified
+:class:`ProbeResult` whose :meth:`~ProbeResult.describe` is one line a person can act on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import io
+import ipaddress
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import SplitResult, urlsplit
+
+import attrs
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["KINDS", "OUTCOMES", "ProbeCache", "ProbeRequest", "ProbeResult", "probe", "probe_all"]
+
+KINDS = ("tcp", "http", "websocket")
+OUTCOMES = ("up", "refused", "timeout", "dns", "tls", "http-status", "handshake-rejected", "error")
+
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+_SECURE_SCHEMES = frozenset({"https", "wss"})
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# A handshake response is a status line and a few headers; more than this is not a WebSocket server.
+_MAX_HEAD = 64 * 1024
+
+
+@attrs.frozen
+class ProbeRequest:
+    """What to probe: a URL and how deep to look.
+
+    ``kind`` is ``"tcp"`` (a connect is enough), ``"http"`` (GET ``health_path``, or the URL's
+    own path; any status below 500 counts as up) or ``"websocket"`` (an RFC 6455 opening
+    handshake to the URL's path).
+    """
+
+    url: str
+    kind: str = attrs.field(default="tcp", validator=attrs.validators.in_(KINDS))
+    health_path: str | None = None
+
+
+@attrs.frozen
+class ProbeResult:
+    """How a probe went: ``ok`` is true exactly when ``outcome`` is ``"up"``."""
+
+    request: ProbeRequest
+    ok: bool
+    outcome: str
+    elapsed: float
+    status: int | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line for a person, e.g. ``http://localhost:8002 refused connection in 0.4 ms``."""
+        target = _target(self.request)
+        took = _duration(self.elapsed)
+        if self.outcome == "up":
+            if self.status is not None and self.request.kind == "http":
+                return f"{target} up (HTTP {self.status}) in {took}"
+            return f"{target} up in {took}"
+        if self.outcome == "refused":
+            return f"{target} refused connection in {took}"
+        if self.outcome == "timeout":
+            return f"{target} did not answer within {self.elapsed:.1f} s"
+        if self.outcome == "http-status":
+            return f"{target} answered HTTP {self.status} in {took}"
+        if self.outcome == "handshake-rejected":
+            return f"{target} rejected the WebSocket handshake: {self.detail}"
+        if self.outcome == "dns":
+            return f"{target} host name did not resolve: {self.detail}"
+        if self.outcome == "tls":
+            return f"{target} TLS handshake failed: {self.detail}"
+        return f"{target} could not be probed: {self.detail}"
+
+
+def probe(request: ProbeRequest, *, budget: float = 1.0) -> ProbeResult:
+    """Probe one endpoint; return within about ``budget`` seconds, never raise."""
+    start = time.perf_counter()
+    deadline = start + max(budget, 0.0)
+    try:
+        outcome, status, detail = _run(request, deadline)
+    except Exception as exc:  # a probe reports; it never raises
+        outcome, status, detail = _classify(exc), None, _exc_text(exc)
+    return ProbeResult(
+        request=request,
+        ok=outcome == "up",
+        outcome=outcome,
+        elapsed=time.perf_counter() - start,
+        status=status,
+        detail=detail,
+    )
+
+
+def probe_all(requests: Sequence[ProbeRequest], *, budget: float = 1.0) -> dict[ProbeRequest, ProbeResult]:
+    """Probe every distinct request at once; the whole call costs about the slowest probe.
+
+    The result has one entry per distinct request, in first-seen order.
+    """
+    unique = list(dict.fromkeys(requests))
+    if len(unique) <= 1:
+        return {request: probe(request, budget=budget) for request in unique}
+    # One thread per endpoint: probes wait on the network, not the CPU, and a bounded pool
+    # would make the cost of many dead endpoints a multiple of the budget.
+    with ThreadPoolExecutor(max_workers=len(unique), thread_name_prefix="layercfg-probe") as pool:
+        futures = [pool.submit(probe, request, budget=budget) for request in unique]
+        return {request: future.result() for request, future in zip(unique, futures, strict=True)}
+
+
+class ProbeCache:
+    """Probe results kept for the life of one load, so each request is probed at most once.
+
+    Safe to share between threads: a request another thread is probing is waited for, not
+    probed again. A result is reused whatever budget a later call asks for.
+    """
+
+    def __init__(self) -> None:
+        self._futures: dict[ProbeRequest, Future[ProbeResult]] = {}
+        self._lock = threading.Lock()
+
+    def probe(self, request: ProbeRequest, *, budget: float = 1.0) -> ProbeResult:
+        """Like :func:`probe`, but answered from the cache after the first time."""
+        return self.probe_all([request], budget=budget)[request]
+
+    def probe_all(
+        self, requests: Sequence[ProbeRequest], *, budget: float = 1.0
+    ) -> dict[ProbeRequest, ProbeResult]:
+        """Like :func:`probe_all`, probing only requests this cache has not seen."""
+        unique = list(dict.fromkeys(requests))
+        mine: dict[ProbeRequest, Future[ProbeResult]] = {}
+        with self._lock:
+            for request in unique:
+                if request not in self._futures:
+                    mine[request] = self._futures[request] = Future()
+        if mine:
+            try:
+                for request, result in probe_all(list(mine), budget=budget).items():
+                    mine[request].set_result(result)
+            except BaseException as exc:
+                # Only if threads could not be started; waiters must not hang, nor keep the failure.
+                with self._lock:
+                    for request, future in mine.items():
+                        del self._futures[request]
+                        if not future.done():
+                            future.set_exception(exc)
+                raise
+        # Waiting is bounded: whoever owns a future is probing it within its own budget.
+        with self._lock:
+            futures = {request: self._futures[request] for request in unique}
+        return {request: future.result() for request, future in futures.items()}
+
+    @property
+    def results(self) -> dict[ProbeRequest, ProbeResult]:
+        """Every finished result so far, in the order the requests were first asked for."""
+        with self._lock:
+            return {request: future.result() for request, future in self._futures.items() if future.done()}
+
+
+# --- the probes ---------------------------------------------------------------------------------
+
+
+def _run(request: ProbeRequest, deadline: float) -> tuple[str, int | None, str]:
+    parts = urlsplit(request.url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        given = f"unsupported URL scheme {parts.scheme!r}" if parts.scheme else "URL has no scheme"
+        return "error", None, f"{given} (use http, https, ws or wss)"
+    host = parts.hostname
+    if not host:
+        return "error", None, "URL has no host"
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError as exc:
+        return "error", None, str(exc)
+    secure = scheme in _SECURE_SCHEMES
+    sock = _connect(host, port, deadline)
+    try:
+        if request.kind == "tcp":
+            return "up", None, ""
+        if secure:
+            sock = _wrap_tls(sock, host, deadline)
+        if request.kind == "http":
+            return _http(sock, host, port, secure, _http_path(request, parts), deadline)
+        return _websocket(sock, host, port, secure, _path(parts), deadline)
+    finally:
+        sock.close()
+
+
+def _connect(host: str, port: int, deadline: float) -> socket.socket:
+    """Connect to the first address of ``host`` that answers, as socket.create_connection does,
+    but with all addresses sharing one deadline instead of each getting the full timeout."""
+    error: OSError | None = None
+    for address in dict.fromkeys(_resolve(host, port, deadline)):
+        try:
+            return socket.create_connection(address, timeout=_remaining(deadline))
+        except OSError as exc:
+            error = exc
+    raise error or OSError(f"{host} has no address")
+
+
+def _resolve(host: str, port: int, deadline: float) -> list[tuple[str, int]]:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [(host, port)]
+    # getaddrinfo cannot be given a timeout and a dead resolver can block for many seconds, so
+    # it runs in a daemon thread that is abandoned (and finishes on its own) if the budget ends.
+    found: list[tuple[str, int]] = []
+    failure: list[BaseException] = []
+
+    def lookup() -> None:
+        try:
+            for *_, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+                found.append((str(sockaddr[0]), int(sockaddr[1])))
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=lookup, name=f"layercfg-resolve-{host}", daemon=True)
+    worker.start()
+    worker.join(_remaining(deadline))
+    if worker.is_alive():
+        raise TimeoutError(f"resolving {host!r} did not finish")
+    if failure:
+        raise failure[0]
+    return found
+
+
+def _wrap_tls(sock: socket.socket, host: str, deadline: float) -> ssl.SSLSocket:
+    sock.settimeout(_remaining(deadline))  # the handshake shares one deadline across its reads
+    context = ssl.create_default_context()
+    try:
+        return context.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _http(
+    sock: socket.socket, host: str, port: int, secure: bool, path: str, deadline: float
+) -> tuple[str, int | None, str]:
+    connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
+    connection = connection_class(host, port, timeout=_remaining(deadline))
+    # http.client writes the request and parses the response; the socket is ours, already
+    # connected (and wrapped) under the deadline, and re-arms the deadline before every read.
+    connection.sock = cast(Any, _DeadlineSocket(sock, deadline))
+    try:
+        connection.request("GET", path, headers={"Connection": "close", "Accept": "*/*"})
+        response = connection.getresponse()
+        response.close()  # the status is the answer; the body is not read
+        version = "HTTP/1.0" if response.version == 10 else "HTTP/1.1"
+        status_line = f"{version} {response.status} {response.reason}".rstrip()
+        outcome = "up" if response.status < 500 else "http-status"
+        return outcome, response.status, status_line
+    finally:
+        connection.close()
+
+
+def _websocket(
+    sock: socket.socket, host: str, port: int, secure: bool, path: str, deadline: float
+) -> tuple[str, int | None, str]:
+    # Why by hand: a probe needs only the opening handshake (RFC 6455 section 4), which is one
+    # HTTP request and one response; a WebSocket library would be a dependency for ten lines.
+    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    request = (
+        f"GET {path} HTTP/1.1\r\n"
+        f"Host: {_host_header(host, port, secure)}\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        "\r\n"
+    )
+    deadline_sock = _DeadlineSocket(sock, deadline)
+    deadline_sock.sendall(request.encode("ascii"))
+    head = _read_head(deadline_sock)
+    status_line, _, header_block = head.partition(b"\r\n")
+    status_text = status_line.decode("latin-1").strip()
+    pieces = status_text.split(None, 2)
+    if len(pieces) < 2 or not pieces[0].startswith("HTTP/") or not pieces[1].isdigit():
+        return "handshake-rejected", None, f"not an HTTP response: {status_text[:80]!r}"
+    status = int(pieces[1])
+    headers = http.client.parse_headers(io.BytesIO(header_block + b"\r\n\r\n"))
+    expected = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode("ascii")).digest()).decode("ascii")
+    if status != 101:
+        return "handshake-rejected", status, status_text
+    if headers.get("Sec-WebSocket-Accept", "").strip() != expected:
+        return "handshake-rejected", status, f"{status_text} with a wrong Sec-WebSocket-Accept"
+    return "up", status, status_text
+
+
+def _read_head(sock: _DeadlineSocket) -> bytes:
+    """Bytes up to the blank line that ends a response's headers."""
+    buffer = bytearray()
+    chunk = bytearray(4096)
+    while b"\r\n\r\n" not in buffer:
+        if len(buffer) > _MAX_HEAD:
+            raise http.client.LineTooLong("response headers")
+        count = sock.recv_into(chunk)
+        if count == 0:
+            if not buffer:
+                raise ConnectionAbortedError("server closed the connection without answering")
+            break
+        buffer += chunk[:count]
+    return bytes(buffer.partition(b"\r\n\r\n")[0])
+
+
+class _DeadlineSocket:
+    """The parts of a socket http.client uses, each re-armed with the time left before a deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def _arm(self) -> None:
+        self._sock.settimeout(_remaining(self._deadline))
+
+    def sendall(self, data: bytes) -> None:
+        self._arm()
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer: WriteableBuffer, nbytes: int = 0) -> int:
+        self._arm()
+        return self._sock.recv_into(buffer, nbytes)
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, sock: _DeadlineSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        return self._sock.recv_into(buffer)
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _remaining(deadline: float) -> float:
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        raise TimeoutError("probe budget spent")
+    return remaining
+
+
+def _classify(exc: BaseException) -> str:
+    # Order matters: ssl.SSLError and socket.gaierror are OSErrors, and a TLS handshake that
+    # runs out of time raises a TimeoutError, which is a timeout rather than a TLS problem.
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    return "error"
+
+
+def _exc_text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _path(parts: SplitResult) -> str:
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def _http_path(request: ProbeRequest, parts: SplitResult) -> str:
+    if request.health_path is None:
+        return _path(parts)
+    return "/" + request.health_path.lstrip("/")
+
+
+def _host_header(host: str, port: int, secure: bool) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == (443 if secure else 80) else f"{shown}:{port}"
+
+
+def _target(request: ProbeRequest) -> str:
+    """The URL a probe actually contacted: for an HTTP probe, the health path replaces the URL's."""
+    if request.kind == "http" and request.health_path is not None:
+        parts = urlsplit(request.url)
+        return f"{parts.scheme}://{parts.netloc}/{request.health_path.lstrip('/')}"
+    return request.url
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.1f} s"
