@@ -1,0 +1,651 @@
+"""Find a logical service's published port on a running Docker engine.
+
+``discover()`` looks for the container of each :class:`ServiceQuery` by compose service label,
+then exact container name, then network alias, in the order of ``query.names``, and reads the
+host port published for the query's container port. Every call to the engine shares one hard
+time budget, and every failure becomes a :class:`DockerProblem` whose ``kind`` tells a missing
+socket, a refused one, a permission error and a daemon that never answers apart. Nothing here
+raises: the caller decides whether a problem is fatal.
+
+``docker`` is imported inside the functions, so importing layercfg never imports it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
+
+import attrs
+
+__all__ = [
+    "DiscoveryResult",
+    "DockerProblem",
+    "PublishedPort",
+    "ServiceDiscovery",
+    "ServiceQuery",
+    "check_engine",
+    "discover",
+]
+
+SERVICE_LABEL: Final = "com.docker.compose.service"
+PROJECT_LABEL: Final = "com.docker.compose.project"
+DEFAULT_ENGINE: Final = "unix:///var/run/docker.sock"
+
+# Aliases are not in the container list API's answer (Docker 20.10 reports "Aliases": null there)
+# and no filter selects them, so finding an alias means inspecting containers one by one. Only
+# containers on user-defined networks can have aliases, only the alias strategy needs this, and
+# only when no label or name matched; past this many inspections we stop and say so.
+MAX_ALIAS_INSPECTIONS: Final = 25
+_BUILTIN_NETWORKS: Final = frozenset({"bridge", "host", "none"})
+_ANY_ADDRESS: Final = frozenset({"", "0.0.0.0", "::"})
+# No Docker call gets less than this, so an almost spent budget still yields a real answer or
+# a real timeout rather than a zero timeout (which would mean "block forever" to a socket).
+_MIN_CALL_TIMEOUT: Final = 0.05
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class ServiceQuery:
+    """What to look for: a logical service, the container names it may run under, its port."""
+
+    service: str
+    names: tuple[str, ...] = attrs.field(converter=tuple)
+    container_port: int
+    protocol: str = "tcp"
+    project: str | None = None
+
+
+@attrs.frozen
+class PublishedPort:
+    """A running container that matched a query, and the host address of the queried port."""
+
+    container_name: str
+    container_id: str
+    compose_service: str | None
+    compose_project: str | None
+    matched_by: str  # "compose service label" | "container name" | "network alias"
+    matched_name: str
+    container_port: int
+    protocol: str
+    host_ip: str  # as Docker reports it: "0.0.0.0", "::", "127.0.0.1", ...
+    host_port: int
+
+    @property
+    def host(self) -> str:
+        """The host to connect to: ``localhost`` for a wildcard binding, else its address."""
+        return "localhost" if self.host_ip in _ANY_ADDRESS else self.host_ip
+
+    @property
+    def url_host(self) -> str:
+        """:attr:`host` as it goes into a URL: IPv6 addresses in brackets."""
+        host = self.host
+        return f"[{host}]" if ":" in host else host
+
+    def describe(self) -> str:
+        """One line for provenance: which container, why it matched, which binding."""
+        details = []
+        if self.compose_service is not None:
+            details.append(f"compose service {self.compose_service}")
+        if self.matched_by == "network alias":
+            details.append(f"alias {self.matched_name}")
+        elif self.matched_by == "container name" and self.matched_name != self.container_name:
+            details.append(f"name {self.matched_name}")
+        where = f" ({', '.join(details)})" if details else ""
+        ip = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        return (
+            f"docker container {self.container_name}{where}: "
+            f"{self.container_port}/{self.protocol} -> {ip}:{self.host_port}"
+        )
+
+
+@attrs.frozen
+class DockerProblem:
+    """Why discovery found nothing (or found too much), in words a user can act on."""
+
+    # "socket-missing" | "connection-refused" | "permission-denied" | "timeout" | "no-container"
+    # | "port-not-published" | "ambiguous" | "error"
+    kind: str
+    message: str
+    engine: str  # the endpoint tried, e.g. "unix:///var/run/docker.sock"
+    elapsed: float  # seconds since the call started
+
+
+@attrs.frozen
+class ServiceDiscovery:
+    """The outcome for one query: the chosen container, other matches, and what went wrong."""
+
+    query: ServiceQuery
+    found: PublishedPort | None
+    others: tuple[PublishedPort, ...] = ()
+    problems: tuple[DockerProblem, ...] = ()
+
+
+@attrs.frozen
+class DiscoveryResult:
+    """The outcome of one :func:`discover` call; ``problem`` is set when the engine failed."""
+
+    engine: str
+    problem: DockerProblem | None
+    services: Mapping[str, ServiceDiscovery]
+    elapsed: float
+
+
+def discover(
+    queries: Sequence[ServiceQuery], *, budget: float = 2.0, environ: Mapping[str, str] | None = None
+) -> DiscoveryResult:
+    """Find each query's container and published port; return within ``budget`` seconds."""
+    clock = _Clock(budget)
+    environ = os.environ if environ is None else environ
+    try:
+        endpoint = _resolve_endpoint(environ)
+    except Exception as exc:  # a broken context or TLS setting: report it, never raise
+        problem = _configuration_problem(exc, environ, clock)
+        return DiscoveryResult(problem.engine, problem, MappingProxyType({}), clock.elapsed())
+
+    def work() -> dict[str, ServiceDiscovery]:
+        with _Session(endpoint, clock) as session:
+            return {query.service: session.discover(query) for query in queries}
+
+    outcome = _bounded(work, clock, endpoint)
+    if isinstance(outcome, DockerProblem):
+        return DiscoveryResult(endpoint.url, outcome, MappingProxyType({}), clock.elapsed())
+    return DiscoveryResult(endpoint.url, None, MappingProxyType(outcome), clock.elapsed())
+
+
+def check_engine(*, budget: float = 2.0, environ: Mapping[str, str] | None = None) -> DockerProblem | None:
+    """Return None when the Docker engine answers within ``budget`` seconds, else why not."""
+    clock = _Clock(budget)
+    environ = os.environ if environ is None else environ
+    try:
+        endpoint = _resolve_endpoint(environ)
+    except Exception as exc:
+        return _configuration_problem(exc, environ, clock)
+
+    def work() -> bool:
+        with _Session(endpoint, clock) as session:
+            return session.ping()
+
+    outcome = _bounded(work, clock, endpoint)
+    if isinstance(outcome, DockerProblem):
+        return outcome
+    if not outcome:
+        return DockerProblem(
+            "error",
+            f"Docker daemon at {endpoint.url} answered the ping with an error",
+            endpoint.url,
+            clock.elapsed(),
+        )
+    return None
+
+
+# --- time budget -------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self, budget: float) -> None:
+        self.budget = max(budget, _MIN_CALL_TIMEOUT)
+        self.start = time.monotonic()
+        self.deadline = self.start + self.budget
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def remaining(self) -> float:
+        """Seconds left for the next call; raises a timeout when the budget is spent."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"time budget of {self.budget} s spent")
+        return max(left, _MIN_CALL_TIMEOUT)
+
+
+class _Outcome:
+    value: Any = None
+    error: BaseException | None = None
+
+
+def _bounded(work: Callable[[], T], clock: _Clock, endpoint: _Endpoint) -> T | DockerProblem:
+    """Run ``work`` in a thread and give up on it at the deadline.
+
+    Every Docker call inside gets the remaining budget as its socket timeout, which covers a daemon
+    that accepts and never answers. The thread is the second line: name resolution, TLS handshakes
+    and byte-by-byte answers are not covered by socket timeouts, and the budget is a promise. An
+    abandoned thread ends by itself when its socket timeout fires; it is a daemon thread so it never
+    holds the interpreter open.
+    """
+    outcome = _Outcome()
+
+    def run() -> None:
+        try:
+            outcome.value = work()
+        except BaseException as exc:  # handed to the caller's thread, which classifies it
+            outcome.error = exc
+
+    thread = threading.Thread(target=run, name="layercfg-docker-discovery", daemon=True)
+    thread.start()
+    thread.join(max(clock.deadline - time.monotonic(), 0.0))
+    if thread.is_alive():
+        return _timeout_problem(endpoint, clock)
+    if outcome.error is not None:
+        return _classify(outcome.error, endpoint, clock)
+    value: T = outcome.value
+    return value
+
+
+# --- which engine ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Endpoint:
+    url: str  # e.g. "unix:///var/run/docker.sock", "tcp://10.0.0.2:2376"
+    source: str  # where the url came from, for messages: "DOCKER_HOST=...", "DOCKER_HOST is unset"
+    tls: Any = None  # docker.tls.TLSConfig or None
+
+    @property
+    def socket_path(self) -> str | None:
+        for prefix in ("unix://", "http+unix://"):
+            if self.url.startswith(prefix):
+                path = self.url[len(prefix) :]
+                return path if path.startswith("/") else f"/{path}"
+        return None
+
+
+def _resolve_endpoint(environ: Mapping[str, str]) -> _Endpoint:
+    """Pick the engine the way the Docker CLI and SDK do: DOCKER_HOST, else the current context."""
+    from docker.utils import kwargs_from_env
+
+    # kwargs_from_env treats an empty mapping as "use os.environ"; a placeholder keeps it on ours.
+    params = kwargs_from_env(environment=dict(environ) or {"_LAYERCFG_EMPTY_ENVIRON": ""})
+    tls = params.get("tls")
+    host = environ.get("DOCKER_HOST")
+    if host:
+        return _Endpoint(str(params["base_url"]), f"DOCKER_HOST={host}", tls)
+    context = _current_context(environ)
+    if context is not None:
+        return context
+    return _Endpoint(DEFAULT_ENGINE, "DOCKER_HOST is unset", tls)
+
+
+def _docker_config_dir(environ: Mapping[str, str]) -> str:
+    config = environ.get("DOCKER_CONFIG")
+    if config:
+        return config
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, ".docker")
+
+
+def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
+    """The Docker CLI's current context (DOCKER_CONTEXT, else config.json's currentContext).
+
+    This reads the CLI's context store the way ``docker.context.Context.load_context`` does, but
+    from ``environ`` rather than ``os.environ`` (the SDK's helpers read DOCKER_CONFIG from the
+    process environment only). Returns None for the built-in ``default`` context.
+    """
+    from docker.context.config import get_context_id
+    from docker.tls import TLSConfig
+
+    config_dir = _docker_config_dir(environ)
+    name = environ.get("DOCKER_CONTEXT")
+    origin = "DOCKER_CONTEXT"
+    if not name:
+        origin = os.path.join(config_dir, "config.json")
+        try:
+            with open(origin, encoding="utf-8") as stream:
+                name = json.load(stream).get("currentContext")
+        except (OSError, ValueError, AttributeError):
+            name = None
+    if not name or name == "default":
+        return None
+    context_id = get_context_id(name)
+    meta_file = os.path.join(config_dir, "contexts", "meta", context_id, "meta.json")
+    try:
+        with open(meta_file, encoding="utf-8") as stream:
+            meta = json.load(stream)
+    except FileNotFoundError:
+        raise ValueError(f"Docker context {name!r} (from {origin}) does not exist: no {meta_file}") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"Docker context {name!r}: cannot read {meta_file}: {exc}") from None
+    endpoint = (meta.get("Endpoints") or {}).get("docker") or {}
+    host = endpoint.get("Host") or DEFAULT_ENGINE
+    tls = None
+    tls_dir = os.path.join(config_dir, "contexts", "tls", context_id, "docker")
+    files = {"ca": "", "cert": "", "key": ""}
+    if os.path.isdir(tls_dir):
+        for filename in os.listdir(tls_dir):
+            for kind in files:
+                if filename.startswith(kind):
+                    files[kind] = os.path.join(tls_dir, filename)
+    if all(files.values()):
+        verify = None if endpoint.get("SkipTLSVerify", False) else True
+        tls = TLSConfig(client_cert=(files["cert"], files["key"]), ca_cert=files["ca"], verify=verify)
+    return _Endpoint(str(host), f"Docker context {name!r} from {origin}", tls)
+
+
+# --- talking to the engine ---------------------------------------------------------------------
+
+
+@attrs.define
+class _Candidate:
+    summary: Mapping[str, Any]  # one entry of the container list API's answer
+    matched_by: str
+    matched_name: str
+    rank: tuple[int, int]  # (index in query.names, strategy): lower is preferred
+
+
+_STRATEGIES: Final = ("compose service label", "container name", "network alias")
+
+
+class _Session:
+    """One client and one budget for one discover() or check_engine() call."""
+
+    def __init__(self, endpoint: _Endpoint, clock: _Clock) -> None:
+        self.endpoint = endpoint
+        self.clock = clock
+        self._api: Any = None
+        self._all_running: dict[str | None, list[Mapping[str, Any]]] = {}
+        self._aliases: dict[str, frozenset[str]] = {}
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._api is not None:
+            self._api.close()
+
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            path = self.endpoint.socket_path
+            if path is not None and not os.path.exists(path):
+                # Saves the SDK's round trip, and the SDK would only say "No such file or directory".
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+            import docker
+
+            # version="auto" asks the daemon for its API version (GET /version, unversioned) and
+            # speaks that, in one round trip within the budget: Debian 12's docker.io 20.10 speaks
+            # at most 1.41, below the SDK's default 1.45, while recent engines raise their minimum
+            # (1.44 since Docker 29), so no fixed version fits every engine.
+            self._api = docker.APIClient(
+                base_url=self.endpoint.url,
+                tls=self.endpoint.tls or False,
+                version="auto",
+                timeout=self.clock.remaining(),
+            )
+        # Each call gets what is left of the budget as its socket timeout.
+        self._api.timeout = self.clock.remaining()
+        return self._api
+
+    def ping(self) -> bool:
+        return bool(self.api.ping())
+
+    def containers(self, filters: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        result: list[Mapping[str, Any]] = self.api.containers(filters=dict(filters))
+        return result
+
+    def discover(self, query: ServiceQuery) -> ServiceDiscovery:
+        project_labels = [f"{PROJECT_LABEL}={query.project}"] if query.project else []
+        candidates: dict[str, _Candidate] = {}
+
+        def add(summary: Mapping[str, Any], strategy: int, index: int) -> None:
+            rank = (index, strategy)
+            previous = candidates.get(summary["Id"])
+            if previous is None or rank < previous.rank:
+                name = query.names[index]
+                candidates[summary["Id"]] = _Candidate(summary, _STRATEGIES[strategy], name, rank)
+
+        for index, name in enumerate(query.names):
+            for summary in self.containers({"label": [*project_labels, f"{SERVICE_LABEL}={name}"]}):
+                add(summary, 0, index)
+        if query.names:
+            # The name filter is an unanchored regular expression over "/name"; anchor it, escape
+            # it, and still compare exactly below. Several values are OR-ed: one call for all names.
+            patterns = [f"^/{re.escape(name)}$" for name in query.names]
+            filters: dict[str, Any] = {"name": patterns}
+            if project_labels:
+                filters["label"] = project_labels
+            for summary in self.containers(filters):
+                names = {n.lstrip("/") for n in summary.get("Names") or ()}
+                for index, name in enumerate(query.names):
+                    if name in names:
+                        add(summary, 1, index)
+        notes: list[DockerProblem] = []
+        if not candidates and query.names:
+            notes += self._match_aliases(query, add)
+        return self._outcome(query, sorted(candidates.values(), key=lambda c: c.rank), notes)
+
+    def _match_aliases(
+        self, query: ServiceQuery, add: Callable[[Mapping[str, Any], int, int], None]
+    ) -> list[DockerProblem]:
+        wanted = {name: index for index, name in reversed(list(enumerate(query.names)))}
+        unchecked = 0
+        inspected = 0
+        for summary in self._running(query.project):
+            aliases: set[str] = set()
+            needs_inspection = False
+            for network, endpoint in ((summary.get("NetworkSettings") or {}).get("Networks") or {}).items():
+                listed = (endpoint or {}).get("Aliases")
+                if listed is not None:  # newer engines may list them; then no inspection needed
+                    aliases.update(listed)
+                elif network not in _BUILTIN_NETWORKS:
+                    needs_inspection = True
+            if needs_inspection:
+                if inspected >= MAX_ALIAS_INSPECTIONS:
+                    unchecked += 1
+                    continue
+                inspected += 1
+                aliases.update(self._inspect_aliases(summary["Id"]))
+            for alias in aliases:
+                if alias in wanted:
+                    add(summary, 2, wanted[alias])
+        if not unchecked:
+            return []
+        message = (
+            f"network aliases of {unchecked} running container(s) were not checked for service "
+            f"{query.service!r} (at most {MAX_ALIAS_INSPECTIONS} containers are inspected); "
+            f"use a compose service label or the container name instead"
+        )
+        return [DockerProblem("no-container", message, self.endpoint.url, self.clock.elapsed())]
+
+    def _running(self, project: str | None) -> list[Mapping[str, Any]]:
+        if project not in self._all_running:
+            filters = {"label": [f"{PROJECT_LABEL}={project}"]} if project else {}
+            self._all_running[project] = self.containers(filters)
+        return self._all_running[project]
+
+    def _inspect_aliases(self, container_id: str) -> frozenset[str]:
+        if container_id not in self._aliases:
+            try:
+                details = self.api.inspect_container(container_id)
+            except Exception as exc:
+                if _is_not_found(exc):  # it stopped between the list and the inspection
+                    details = {}
+                else:
+                    raise
+            networks = (details.get("NetworkSettings") or {}).get("Networks") or {}
+            found = {alias for ep in networks.values() for alias in (ep or {}).get("Aliases") or ()}
+            self._aliases[container_id] = frozenset(found)
+        return self._aliases[container_id]
+
+    def _outcome(
+        self, query: ServiceQuery, candidates: list[_Candidate], notes: list[DockerProblem]
+    ) -> ServiceDiscovery:
+        url = self.endpoint.url
+        published = [port for c in candidates if (port := _published(c, query)) is not None]
+        problems = list(notes)
+        if not candidates:
+            names = ", ".join(query.names) or "(no names given)"
+            scope = f" in compose project {query.project!r}" if query.project else ""
+            message = (
+                f"no running container for service {query.service!r}{scope} on {url}: looked for a "
+                f"compose service label, container name or network alias among: {names}"
+            )
+            problems.insert(0, DockerProblem("no-container", message, url, self.clock.elapsed()))
+            return ServiceDiscovery(query, None, (), tuple(problems))
+        if not published:
+            first = candidates[0]
+            name = _container_name(first.summary)
+            bindings = _bindings_text(first.summary)
+            message = (
+                f"container {name} ({first.matched_by} {first.matched_name!r}) runs but does not publish "
+                f"{query.container_port}/{query.protocol} to the host ({bindings}); publish it, e.g. "
+                f'ports: ["{query.container_port}"] in the compose file or -p {query.container_port}'
+            )
+            problems.append(DockerProblem("port-not-published", message, url, self.clock.elapsed()))
+            return ServiceDiscovery(query, None, (), tuple(problems))
+        found, others = published[0], tuple(published[1:])
+        if others:
+            rest = ", ".join(f"{o.container_name} ({o.matched_by} {o.matched_name!r})" for o in others)
+            message = (
+                f"{len(published)} running containers match service {query.service!r}: using "
+                f"{found.container_name} ({found.matched_by} {found.matched_name!r}), not {rest}; "
+                f"stop the others or narrow the query (names, compose project)"
+            )
+            problems.append(DockerProblem("ambiguous", message, url, self.clock.elapsed()))
+        return ServiceDiscovery(query, found, others, tuple(problems))
+
+
+def _container_name(summary: Mapping[str, Any]) -> str:
+    names = [n.lstrip("/") for n in summary.get("Names") or ()]
+    # Legacy links add "/other/alias" names; the container's own name has no inner slash.
+    own = [n for n in names if "/" not in n]
+    return str((own or names or [str(summary.get("Id", ""))[:12]])[0])
+
+
+def _port_entries(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return list(summary.get("Ports") or ())
+
+
+def _bindings_text(summary: Mapping[str, Any]) -> str:
+    published = sorted(
+        {
+            f"{p['PrivatePort']}/{p.get('Type', 'tcp')} -> {p.get('IP', '')}:{p['PublicPort']}"
+            for p in _port_entries(summary)
+            if p.get("PublicPort")
+        }
+    )
+    return "it publishes " + ", ".join(published) if published else "it publishes no ports"
+
+
+def _published(candidate: _Candidate, query: ServiceQuery) -> PublishedPort | None:
+    summary = candidate.summary
+    bindings = [
+        p
+        for p in _port_entries(summary)
+        if p.get("PrivatePort") == query.container_port
+        and p.get("Type", "tcp") == query.protocol
+        and p.get("PublicPort")
+    ]
+    if not bindings:
+        return None
+    # IPv4 first (Docker lists 0.0.0.0 and :: for one -p): "localhost" may resolve to either, and
+    # an explicit IPv4 address is what most clients reach; otherwise keep Docker's order.
+    bindings.sort(key=lambda p: ":" in str(p.get("IP", "")))
+    binding = bindings[0]
+    labels = summary.get("Labels") or {}
+    return PublishedPort(
+        container_name=_container_name(summary),
+        container_id=str(summary["Id"]),
+        compose_service=labels.get(SERVICE_LABEL),
+        compose_project=labels.get(PROJECT_LABEL),
+        matched_by=candidate.matched_by,
+        matched_name=candidate.matched_name,
+        container_port=query.container_port,
+        protocol=query.protocol,
+        host_ip=str(binding.get("IP", "")),
+        host_port=int(binding["PublicPort"]),
+    )
+
+
+# --- what went wrong ---------------------------------------------------------------------------
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps: causes, contexts, urllib3 reasons, args."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        stack.extend(item for item in wrapped if isinstance(item, BaseException))
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "response", None), "status_code", None) == 404
+
+
+def _kind(exc: BaseException) -> str:
+    import requests
+
+    for cause in _causes(exc):
+        if isinstance(cause, FileNotFoundError):
+            return "socket-missing"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection-refused"
+        if isinstance(cause, PermissionError):
+            return "permission-denied"
+        if isinstance(cause, TimeoutError | socket.timeout | requests.Timeout):
+            return "timeout"
+        if type(cause).__name__ in {"ReadTimeoutError", "ConnectTimeoutError"}:  # urllib3's
+            return "timeout"
+    return "error"
+
+
+def _configuration_problem(exc: Exception, environ: Mapping[str, str], clock: _Clock) -> DockerProblem:
+    engine = environ.get("DOCKER_HOST", "")
+    return DockerProblem("error", f"cannot configure the Docker client: {exc}", engine, clock.elapsed())
+
+
+def _timeout_problem(endpoint: _Endpoint, clock: _Clock) -> DockerProblem:
+    message = (
+        f"Docker daemon at {endpoint.url} did not answer within {clock.budget:.1f} s ({endpoint.source})"
+    )
+    return DockerProblem("timeout", message, endpoint.url, clock.elapsed())
+
+
+def _classify(exc: BaseException, endpoint: _Endpoint, clock: _Clock) -> DockerProblem:
+    kind = _kind(exc)
+    if kind == "timeout":
+        return _timeout_problem(endpoint, clock)
+    url, path, source = endpoint.url, endpoint.socket_path, endpoint.source
+    where = f"Docker socket {path}" if path else f"Docker daemon at {url}"
+    if kind == "socket-missing" and path:
+        message = f"Docker socket {path} does not exist (is the daemon running? {source})"
+    elif kind == "socket-missing":  # a FileNotFoundError from elsewhere, e.g. a TLS certificate
+        kind = "error"
+        message = f"Docker client for {url} ({source}): {exc}"
+    elif kind == "connection-refused":
+        message = f"{where} refused the connection (is the daemon running? {source})"
+    elif kind == "permission-denied":
+        owner = _socket_owner(path)
+        message = f"permission denied on {where}{owner} ({source}); run as a user who may use it"
+    else:
+        detail = str(exc).strip() or type(exc).__name__
+        message = f"Docker daemon at {url} failed: {detail} ({source})"
+    return DockerProblem(kind, message, url, clock.elapsed())
+
+
+def _socket_owner(path: str | None) -> str:
+    if path is None:
+        return ""
+    try:
+        import grp
+        import pwd
+
+        status = os.stat(path)
+        owner = pwd.getpwuid(status.st_uid).pw_name
+        group = grp.getgrgid(status.st_gid).gr_name
+    except (OSError, KeyError):
+        return ""
+    return f" (owned by {owner}:{group}, mode {status.st_mode & 0o777:04o})"
