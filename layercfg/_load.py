@@ -103,12 +103,14 @@ class _Resolver:
         input_tier = max(resolved.tier for resolved in inputs)
         if explicit and explicit[0].tier >= input_tier:
             return self._plain(spec, ranked)  # set at or above its inputs' layer: it stands
-        if any(not resolved.trace.winner.status is Status.WON for resolved in inputs):
+        if any(resolved.trace.winner.status is not Status.WON for resolved in inputs):
             return self._plain(spec, ranked)  # an input is invalid; its error is already collected
         raw = derivation.compute(*(resolved.value for resolved in inputs))
         if raw is None:
             return self._plain(spec, ranked)
-        lineage = tuple((name, resolved.trace.winner.origin) for name, resolved in zip(derivation.inputs, inputs))
+        lineage = tuple(
+            (name, resolved.trace.winner.origin) for name, resolved in zip(derivation.inputs, inputs, strict=True)
+        )
         origin = Origin(
             LayerKind.DERIVED,
             "derived from " + " + ".join(derivation.inputs),
@@ -193,7 +195,7 @@ def load(
     settings = find_project(project_dir)
     if schema is None:
         schema = settings.load_schema()
-    info = schema_info(schema, settings.env_prefix)
+    info = schema_info(schema, settings.env_prefix)  # type: ignore[arg-type]  # classes are hashable
     from ._testenv import TestEnvConfig
 
     include_builtin = settings.builtin_profiles if settings.builtin_profiles is not None else schema is TestEnvConfig
@@ -216,7 +218,7 @@ def load(
     errors = [*reader.errors, *resolver.errors]
     if errors:
         raise ConfigError(errors)
-    values = {name: item.value for name, item in resolved.items()}
+    values = {name: resolved[name].value for name in info.fields}
     try:
         config = schema(**values)
     except (TypeError, ValueError) as exc:
@@ -225,7 +227,7 @@ def load(
         schema=schema,
         profiles=tuple(item.name for item in profiles),
         project_dir=settings.project_dir,
-        fields={name: item.trace for name, item in resolved.items()},
+        fields={name: resolved[name].trace for name in info.fields},  # schema order
         warnings=tuple(warnings),
         layers=tuple(layer.name for layer in layers),
     )
@@ -252,8 +254,12 @@ _TRACES: dict[int, tuple[weakref.ref[Any], Trace]] = {}
 
 def _remember(config: object, trace: Trace) -> None:
     key = id(config)
+
+    def forget(_ref: weakref.ref[Any]) -> None:
+        _TRACES.pop(key, None)
+
     try:
-        ref = weakref.ref(config, lambda _ref, key=key: _TRACES.pop(key, None))
+        ref = weakref.ref(config, forget)
     except TypeError:  # a schema without __weakref__: keep the receipt alive with the config
         _TRACES[key] = (lambda: config, trace)  # type: ignore[assignment]
         return

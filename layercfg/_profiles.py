@@ -251,7 +251,7 @@ class ProfileReader:
                 refs.append(EnvFileRef(item["path"], required, profile, location))
             else:
                 raise ProfileError(
-                    "env_files entries must be paths or {path = \"...\", required = true}", location=location
+                    'env_files entries must be paths or {path = "...", required = true}', location=location
                 )
         return refs
 

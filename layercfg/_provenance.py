@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from pathlib import Path
+
 import attrs
 
 
@@ -120,4 +121,3 @@ class Trace:
 
     def __getitem__(self, name: str) -> FieldTrace:
         return self.fields[name]
-

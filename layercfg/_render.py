@@ -144,11 +144,7 @@ def show_text(trace: Trace, *, show_secrets: bool = False) -> str:
     lines = [f"profile: {profiles}"]
     lines += [f"{n:<{width}} = {v:<{vwidth}}  {layer:<{_LAYER_WIDTH}} {where}" for n, v, layer, where in rows]
     lines += [f"warning: {w}" for w in trace.warnings]
-    lines += [
-        f"warning: {field.name}: {w}"
-        for field in trace.fields.values()
-        for w in field.warnings
-    ]
+    lines += [f"warning: {field.name}: {w}" for field in trace.fields.values() for w in field.warnings]
     return "\n".join(lines)
 
 

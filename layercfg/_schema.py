@@ -136,7 +136,7 @@ def schema_info(schema: type, prefix: str) -> SchemaInfo:
         data = field.metadata.get(METADATA_KEY) or Setting()
         default = field.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()  # type: ignore[union-attr]
+            default = default.factory()
         spec = FieldSpec(
             name=field.name,
             type=hints.get(field.name, field.type),

@@ -115,7 +115,7 @@ class _Group(click.Group):
 @common_options
 @click.version_option(package_name="layercfg")
 @click.pass_context
-def main(ctx: click.Context, **given: Any) -> None:
+def main(ctx: click.Context, /, **given: Any) -> None:
     """Where is the backend? Layered, typed test configuration with a receipt for every value."""
     ctx.obj = _options(ctx, **given)
 
@@ -125,7 +125,7 @@ def main(ctx: click.Context, **given: Any) -> None:
 @common_options
 @json_option
 @click.pass_context
-def explain(ctx: click.Context, field: str, as_json: bool, **given: Any) -> None:
+def explain(ctx: click.Context, /, field: str, as_json: bool, **given: Any) -> None:
     """Say what FIELD is, which layer and place set it, and what it shadowed."""
     options = _options(ctx, **given)
     loaded = _load(options)
@@ -144,7 +144,7 @@ def explain(ctx: click.Context, field: str, as_json: bool, **given: Any) -> None
 @common_options
 @json_option
 @click.pass_context
-def show(ctx: click.Context, as_json: bool, **given: Any) -> None:
+def show(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """Print every field with its value and where it was set."""
     options = _options(ctx, **given)
     loaded = _load(options)
@@ -158,7 +158,7 @@ def show(ctx: click.Context, as_json: bool, **given: Any) -> None:
 @common_options
 @json_option
 @click.pass_context
-def profiles(ctx: click.Context, as_json: bool, **given: Any) -> None:
+def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """List the available profiles, where each is defined, and what it extends."""
     options = _options(ctx, **given)
     from ._profiles import ProfileReader
@@ -217,12 +217,12 @@ def precedence(as_json: bool) -> None:
 @common_options
 @json_option
 @click.pass_context
-def diff(ctx: click.Context, first: str, second: str, as_json: bool, **given: Any) -> None:
+def diff(ctx: click.Context, /, first: str, second: str, as_json: bool, **given: Any) -> None:
     """Show the fields whose values differ between profile FIRST and profile SECOND."""
     options = _options(ctx, **given)
     left = _load(options, profile=first)
     right = _load(options, profile=second)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, a in left.trace.fields.items():
         b = right.trace.fields[name]
         if a.value == b.value:
@@ -259,7 +259,7 @@ def _side(field: Any, show_secrets: bool) -> dict[str, Any]:
 @common_options
 @json_option
 @click.pass_context
-def schema(ctx: click.Context, as_json: bool, **given: Any) -> None:
+def schema(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """Print the JSON Schema of profile files for this project's schema."""
     options = _options(ctx, **given)
     from ._jsonschema import profile_json_schema
@@ -276,13 +276,11 @@ _SAFE = re.compile(r"^[A-Za-z0-9_./:@+,=%-]*$")
 
 @main.command()
 @common_options
-@click.option(
-    "--format", "fmt", type=click.Choice(["dotenv", "shell", "json"]), default="dotenv", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["dotenv", "shell", "json"]), default="dotenv", show_default=True)
 @click.option("--legacy", is_flag=True, help="Also print every legacy alias name with the same value.")
 @json_option
 @click.pass_context
-def env(ctx: click.Context, fmt: str, legacy: bool, as_json: bool, **given: Any) -> None:
+def env(ctx: click.Context, /, fmt: str, legacy: bool, as_json: bool, **given: Any) -> None:
     """Print the resolved config as variables (canonical names; --legacy adds the aliases)."""
     options = _options(ctx, **given)
     loaded = _load(options)
