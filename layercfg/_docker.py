@@ -58,7 +58,7 @@ class ServiceQuery:
     """What to look for: a logical service, the container names it may run under, its port."""
 
     service: str
-    names: tuple[str, ...] = attrs.field(converter=tuple)
+    names: tuple[str, ...] = attrs.field(converter=tuple[str, ...])
     container_port: int
     protocol: str = "tcp"
     project: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from collections.abc import Mapping, Sequence
@@ -10,12 +11,14 @@ from typing import Any, Generic, TypeVar, overload
 import attrs
 
 from ._convert import Invalid, convert
+from ._discovery import DiscoveryReport, discovery_settings, port_conflicts, run_discovery
 from ._merge import Ranked, legacy_warning, merge, name_warnings
 from ._profiles import ProfileReader, profile_layer, split_profile_names
 from ._project import ProjectSettings, find_project
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
 from ._schema import FieldSpec, SchemaInfo, schema_info
 from ._sources import (
+    EnvFile,
     Layer,
     default_layer,
     env_file_layer,
@@ -150,8 +153,9 @@ def _profile_names(
 
 def _env_file_layers(
     reader: ProfileReader, profiles: Sequence[Any], settings: ProjectSettings, info: SchemaInfo
-) -> tuple[list[Layer], list[str]]:
+) -> tuple[list[Layer], list[EnvFile], list[str]]:
     layers: list[Layer] = []
+    env_files: list[EnvFile] = []
     warnings: list[str] = []
     for profile in profiles:
         for ref in profile.env_files:
@@ -172,8 +176,118 @@ def _env_file_layers(
                 reader.errors.append(exc)
                 continue
             layers.append(env_file_layer(env_file, info))
+            env_files.append(env_file)
             warnings.extend(env_file.warnings)
-    return layers, warnings
+    return layers, env_files, warnings
+
+
+@attrs.frozen
+class Resolution:
+    """The outcome of one resolution, errors included (``layercfg doctor`` reads it whole)."""
+
+    config: Any  # None when there were errors
+    trace: Trace
+    errors: tuple[LayercfgError, ...]
+    project: ProjectSettings
+    discovery: DiscoveryReport | None
+
+
+_DISCOVERY_FIELDS = (
+    "discovery",
+    "docker_timeout",
+    "compose_files",
+    "compose_project_directory",
+    "compose_project",
+)
+
+
+def _first_pass(info: SchemaInfo, layers: Sequence[Layer]) -> dict[str, object]:
+    """Discovery's own settings, resolved from every layer but discovery (bad values are ignored here
+    and reported by the full resolution)."""
+    names = [*_DISCOVERY_FIELDS] + [
+        f"{spec.service}_{suffix}"
+        for spec in info.fields.values()
+        if spec.service
+        for suffix in ("service_names", "container_port")
+    ]
+    ranked = merge(layers, info)
+    values: dict[str, object] = {}
+    for name in names:
+        if name in info.fields and ranked[name]:
+            with contextlib.suppress(Invalid):
+                values[name] = convert(info.fields[name], ranked[name][0].entry.raw)
+    return values
+
+
+def resolve(
+    schema: type[Any] | None = None,
+    *,
+    profile: str | Sequence[str] | None = None,
+    project_dir: PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    override_source: str = "load_config(overrides=...)",
+    discovery: bool = True,
+) -> Resolution:
+    """Resolve everything and report every problem, without raising for configuration errors.
+
+    Unknown profiles, cyclic extends and unknown override fields still raise: nothing
+    sensible can be resolved without them.
+    """
+    environ = os.environ if environ is None else environ
+    settings = find_project(project_dir)
+    if schema is None:
+        schema = settings.load_schema()
+    info = schema_info(schema, settings.env_prefix)  # type: ignore[arg-type]  # classes are hashable
+    from ._testenv import TestEnvConfig
+
+    include_builtin = settings.builtin_profiles if settings.builtin_profiles is not None else schema is TestEnvConfig
+    reader = ProfileReader(settings, info, include_builtin)
+    names = _profile_names(profile, settings, environ, reader)
+    profiles = reader.resolve(names)
+
+    lower: list[Layer] = [default_layer(info)]
+    lower += [profile_layer(item) for item in profiles]
+    env_layers, env_files, warnings = _env_file_layers(reader, profiles, settings, info)
+    lower += env_layers
+    upper = [environment_layer(environ, info)]
+    if overrides:
+        upper.append(override_layer(overrides, info, override_source))
+
+    report: DiscoveryReport | None = None
+    discovery_layers: list[Layer] = []
+    discovery_errors: list[LayercfgError] = []
+    if discovery:
+        discovery_conf = discovery_settings(_first_pass(info, [*lower, *upper]), info)
+        if discovery_conf is not None and discovery_conf.mode != "off":
+            discovery_layers, report, discovery_errors = run_discovery(discovery_conf, settings, environ, env_files)
+            warnings += report.notes
+    layers = [*lower, *discovery_layers, *upper]
+
+    resolver = _Resolver(info, merge(layers, info))
+    resolved = resolver.run()
+    # The fallback step (staging endpoints) takes its slot here.
+    fields = {name: resolved[name].trace for name in info.fields}  # schema order
+    if report is not None:
+        winners = {name: (str(t.value), t.winner.origin) for name, t in fields.items() if t.value is not None}
+        for name, warning in port_conflicts(report, winners).items():
+            fields[name] = attrs.evolve(fields[name], warnings=(*fields[name].warnings, warning))
+    errors = [*reader.errors, *discovery_errors, *resolver.errors]
+    config = None
+    if not errors:
+        try:
+            config = schema(**{name: resolved[name].value for name in info.fields})
+        except (TypeError, ValueError) as exc:
+            errors.append(LayercfgError(f"{schema.__name__} rejected the resolved values: {exc}"))
+    trace = Trace(
+        schema=schema,
+        profiles=tuple(item.name for item in profiles),
+        project_dir=settings.project_dir,
+        fields=fields,
+        warnings=tuple(warnings),
+        layers=tuple(layer.name for layer in layers),
+    )
+    return Resolution(config, trace, tuple(errors), settings, report)
 
 
 def load(
@@ -191,48 +305,18 @@ def load(
     profile variable (``NETRA_PROFILE``); a comma list stacks profiles left to right.
     Raises :class:`ConfigError` listing every problem found.
     """
-    environ = os.environ if environ is None else environ
-    settings = find_project(project_dir)
-    if schema is None:
-        schema = settings.load_schema()
-    info = schema_info(schema, settings.env_prefix)  # type: ignore[arg-type]  # classes are hashable
-    from ._testenv import TestEnvConfig
-
-    include_builtin = settings.builtin_profiles if settings.builtin_profiles is not None else schema is TestEnvConfig
-    reader = ProfileReader(settings, info, include_builtin)
-    names = _profile_names(profile, settings, environ, reader)
-    profiles = reader.resolve(names)
-
-    layers: list[Layer] = [default_layer(info)]
-    layers += [profile_layer(item) for item in profiles]
-    env_layers, warnings = _env_file_layers(reader, profiles, settings, info)
-    layers += env_layers
-    # The discovery layer (Docker, compose) takes its slot here.
-    layers.append(environment_layer(environ, info))
-    if overrides:
-        layers.append(override_layer(overrides, info, override_source))
-
-    resolver = _Resolver(info, merge(layers, info))
-    resolved = resolver.run()
-    # The fallback step (staging endpoints) takes its slot here.
-    errors = [*reader.errors, *resolver.errors]
-    if errors:
-        raise ConfigError(errors)
-    values = {name: resolved[name].value for name in info.fields}
-    try:
-        config = schema(**values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError([LayercfgError(f"{schema.__name__} rejected the resolved values: {exc}")]) from None
-    trace = Trace(
-        schema=schema,
-        profiles=tuple(item.name for item in profiles),
-        project_dir=settings.project_dir,
-        fields={name: resolved[name].trace for name in info.fields},  # schema order
-        warnings=tuple(warnings),
-        layers=tuple(layer.name for layer in layers),
+    resolution = resolve(
+        schema,
+        profile=profile,
+        project_dir=project_dir,
+        environ=environ,
+        overrides=overrides,
+        override_source=override_source,
     )
-    _remember(config, trace)
-    return Loaded(config, trace)
+    if resolution.errors:
+        raise ConfigError(resolution.errors)
+    _remember(resolution.config, resolution.trace)
+    return Loaded(resolution.config, resolution.trace)
 
 
 @overload

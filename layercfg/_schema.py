@@ -53,6 +53,8 @@ class Setting:
     schemes: tuple[str, ...] = ()  # accepted URL schemes; empty = not a URL
     minimum: float | None = None
     derive: Derivation | None = None
+    port_aliases: tuple[str, ...] = ()  # legacy names holding only a host port: http://localhost:PORT
+    service: str | None = None  # the logical service (discovery) whose published port this URL follows
 
 
 def setting(
@@ -66,6 +68,8 @@ def setting(
     schemes: Sequence[str] = (),
     minimum: float | None = None,
     derive: Derivation | None = None,
+    port_aliases: Sequence[str] = (),
+    service: str | None = None,
     factory: Callable[[], Any] | None = None,
 ) -> Any:
     """An ``attrs.field`` carrying layercfg metadata.
@@ -82,6 +86,8 @@ def setting(
         schemes=tuple(schemes),
         minimum=minimum,
         derive=derive,
+        port_aliases=tuple(port_aliases),
+        service=service,
     )
     repr_: bool | Callable[[Any], str] = (lambda _value: SECRET_MASK) if secret else True
     if factory is not None:
@@ -104,11 +110,13 @@ class FieldSpec:
     schemes: tuple[str, ...]
     minimum: float | None
     derive: Derivation | None
+    port_aliases: tuple[str, ...] = ()
+    service: str | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Every environment name, lowest precedence first (aliases, then canonical)."""
-        return (*self.aliases, self.env)
+        """Every environment name, lowest precedence first (port variables, aliases, then canonical)."""
+        return (*self.port_aliases, *self.aliases, self.env)
 
 
 @attrs.frozen
@@ -149,6 +157,8 @@ def schema_info(schema: type, prefix: str) -> SchemaInfo:
             schemes=data.schemes,
             minimum=data.minimum,
             derive=data.derive,
+            port_aliases=data.port_aliases,
+            service=data.service,
         )
         specs[field.name] = spec
         for name in spec.names:

@@ -69,6 +69,13 @@ def _named_entries(
             continue
         if name == spec.env:
             canonical.append(Entry(spec.name, value, Origin(layer, source_of(name), location), variable=name))
+        elif name in spec.port_aliases:
+            # A legacy port variable says only where the backend is published on this host.
+            raw = f"http://localhost:{value.strip()}" if value.strip().isdigit() else value
+            detail = f"legacy port variable: {name}={value} means {raw}; prefer {spec.env}"
+            origin = Origin(layer, source_of(name), location, detail)
+            entry = Entry(spec.name, raw, origin, variable=name, prefer=spec.env)
+            aliases.append((spec.port_aliases.index(name) - len(spec.port_aliases), entry))
         else:
             origin = Origin(layer, source_of(name), location, f"legacy alias of {spec.env}")
             entry = Entry(spec.name, value, origin, variable=name, prefer=spec.env)

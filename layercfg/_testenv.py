@@ -52,7 +52,9 @@ class TestEnvConfig:
     backend_url: str = setting(
         "http://localhost:8000",
         aliases=("BACKEND_URL", "TEST_BACKEND_URL", "E2E_BACKEND_URL"),
+        port_aliases=("DOCKER_BACKEND_PORT", "ALPINE_TEST_BACKEND_PORT"),
         schemes=HTTP,
+        service="backend",
         help="Base URL of the backend under test.",
     )
     websocket_path: str = setting(
@@ -69,12 +71,14 @@ class TestEnvConfig:
         "http://localhost:8081",
         aliases=("AUTH_URL", "TEST_AUTH_URL", "E2E_AUTH_URL"),
         schemes=HTTP,
+        service="auth",
         help="Base URL of the auth service.",
     )
     frontend_url: str = setting(
         "http://localhost:3000",
         aliases=("FRONTEND_URL", "TEST_FRONTEND_URL"),
         schemes=HTTP,
+        service="frontend",
         help="Base URL of the frontend.",
     )
     docker_startup_timeout: float = setting(
@@ -95,6 +99,39 @@ class TestEnvConfig:
     test_user_password: str | None = setting(
         None, aliases=("TEST_USER_PASSWORD",), secret=True, help="Password of the test user."
     )
+
+    # Discovery (see docs/docker.md): which containers and compose services are the endpoints.
+    discovery: Literal["off", "auto", "required"] = setting(
+        "off",
+        help="off: no Docker or compose lookups; auto: use what is found, note what is not; "
+        "required: fail the load when a service's endpoint cannot be discovered.",
+    )
+    docker_timeout: float = setting(
+        2.0, aliases=("DOCKER_TIMEOUT",), unit="seconds", minimum=0, help="Budget for all Docker engine calls."
+    )
+    compose_files: tuple[str, ...] = setting(
+        (), help="Compose files to read declared ports from (relative to the project; searched in . and docker/)."
+    )
+    compose_project_directory: str | None = setting(
+        None, help="Compose project directory (default: the directory of the first compose file)."
+    )
+    compose_project: str | None = setting(
+        None, aliases=("COMPOSE_PROJECT_NAME",), help="Only containers of this compose project."
+    )
+    backend_service_names: tuple[str, ...] = setting(
+        ("backend", "dev-backend", "alpine-test-backend", "test-backend"),
+        help="Compose services, container names or network aliases of the backend, preferred first.",
+    )
+    backend_container_port: int = setting(8000, minimum=1, help="The backend's port inside its container.")
+    auth_service_names: tuple[str, ...] = setting(
+        ("auth", "dev-auth", "alpine-test-auth", "test-auth"), help="Names of the auth service, preferred first."
+    )
+    auth_container_port: int = setting(8081, minimum=1, help="The auth service's port inside its container.")
+    frontend_service_names: tuple[str, ...] = setting(
+        ("frontend", "dev-frontend", "alpine-test-frontend", "test-frontend"),
+        help="Names of the frontend service, preferred first.",
+    )
+    frontend_container_port: int = setting(3000, minimum=1, help="The frontend's port inside its container.")
 
     # Staging fallback (see docs/fallback.md).
     fallback: Literal["off", "auto", "force"] = setting(

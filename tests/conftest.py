@@ -14,6 +14,9 @@ from docker_support import *  # noqa: F403  (fixtures: docker_engine, run_contai
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NETRA = FIXTURES / "netra"
+# An engine address known to be absent: tests that are not about Docker stay independent of
+# whether this machine runs one.
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent-layercfg-test/docker.sock"}
 
 
 class Project:

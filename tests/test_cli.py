@@ -41,7 +41,7 @@ def test_explain_legacy_alias_over_docker_profile(run_cli, project):
     """The issue's second example: a legacy variable beats the docker profile and is flagged."""
     env = {"NETRA_PROFILE": "docker", "TEST_BACKEND_URL": "http://localhost:9000"}
     result = run_cli("explain", "backend_url", env=env, cwd=project.root)
-    assert result.stdout.splitlines() == [
+    assert result.stdout.splitlines()[:6] == [
         "backend_url = http://localhost:9000",
         "  set by    environment  env TEST_BACKEND_URL (legacy alias of NETRA_BACKEND_URL)",
         "  shadowed  profile      http://localhost:8002   <builtin>/profiles/docker.toml:6 (profile docker)",
@@ -49,6 +49,8 @@ def test_explain_legacy_alias_over_docker_profile(run_cli, project):
         "  shadowed  default      http://localhost:8000   schema default",
         "  warning   TEST_BACKEND_URL is a legacy name; prefer NETRA_BACKEND_URL",
     ]
+    # The docker profile turns discovery on; what it could not find is said, not hidden.
+    assert "  note      compose file docker/docker-compose.yml not found" in result.stdout
 
 
 def test_explain_json_contract(run_cli, project):
@@ -229,6 +231,8 @@ def test_diff_profiles(cli):
         "auth_url",
         "frontend_url",
         "docker_startup_timeout",
+        "discovery",
+        "compose_files",
     }
 
 

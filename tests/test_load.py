@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import NETRA, Project
+from conftest import NETRA, NO_DOCKER, Project
 
 import layercfg
 from layercfg import ConfigError, LayerKind, Status, load, load_config
@@ -195,15 +195,23 @@ class TestSeed847:
     }
 
     def test_scenario_1_test_backend_url_is_read_and_explained(self, project):
-        """TestContext ignored TEST_BACKEND_URL; layercfg uses it, says so, and the WebSocket URL follows."""
-        loaded = load(profile="docker", project_dir=project.root, environ=self.SCENARIO_1)
+        """A full URL (TEST_BACKEND_URL) beats a bare port variable (DOCKER_BACKEND_PORT); both are in the receipt.
+
+        Documented outcome (docs/docker.md): the explicit URL wins, the port variable is listed as
+        shadowed, and when a running container publishes a different port, explain warns (tested
+        against a real engine in test_discovery.py).
+        """
+        loaded = load(profile="docker", project_dir=project.root, environ={**self.SCENARIO_1, **NO_DOCKER})
         trace = loaded.trace["backend_url"]
         assert (loaded.config.backend_url, loaded.config.websocket_url) == (
             "http://localhost:8000",
             "ws://localhost:8000/ws",
         )
-        assert trace.winner.origin.source == "env TEST_BACKEND_URL"
-        assert [c.raw for c in trace.candidates[1:3]] == ["http://localhost:8002", "http://localhost:8000"]
+        assert [(c.origin.source, c.raw) for c in trace.candidates[:3]] == [
+            ("env TEST_BACKEND_URL", "http://localhost:8000"),
+            ("env DOCKER_BACKEND_PORT", "http://localhost:8002"),
+            ("profile docker", "http://localhost:8002"),
+        ]
 
     def test_scenario_2_staging_urls_are_resolved(self, project):
         """STAGING_BASE_URL feeds the staging fields (switching to them is the fallback step's job)."""
@@ -218,9 +226,16 @@ class TestSeed847:
 
     def test_scenario_3_every_source_has_a_rank(self, project):
         """With every variable set at once, the winner and each loser are listed in one documented order."""
-        loaded = load(profile="alpine-test", project_dir=project.root, environ=self.SCENARIO_3)
-        layers = [c.origin.layer.label for c in loaded.trace["backend_url"].candidates]
-        assert layers == ["environment", "profile", "profile", "profile", "default"]
+        loaded = load(profile="alpine-test", project_dir=project.root, environ={**self.SCENARIO_3, **NO_DOCKER})
+        sources = [c.origin.source for c in loaded.trace["backend_url"].candidates]
+        assert sources == [
+            "env TEST_BACKEND_URL",
+            "env DOCKER_BACKEND_PORT",
+            "profile alpine-test",
+            "profile docker",
+            "profile local",
+            "schema default",
+        ]
 
 
 class TestErrors:
@@ -372,13 +387,24 @@ def test_generic_schema_with_project_settings(tmp_path: Path):
     assert loaded.trace["api_url"].warnings == ("OLD_API is a legacy name; prefer APP_API_URL",)
 
 
-def test_real_netra_env_file_feeds_alpine_test(tmp_path: Path):
-    """The real alpine-test env file loads with the alpine-test profile and sets nothing it should not."""
+def test_real_netra_files_resolve_with_alpine_test(tmp_path: Path):
+    """The real alpine-test env file and compose file resolve: ports from compose, receipts name file:line."""
     import shutil
 
     root = tmp_path / "netra"
     shutil.copytree(NETRA, root)
-    loaded = load(profile="alpine-test", project_dir=root, environ={})
+    loaded = load(profile="alpine-test", project_dir=root, environ=NO_DOCKER)
     assert (loaded.config.backend_url, loaded.config.auth_url) == ("http://localhost:8002", "http://localhost:8083")
     assert "env-file config/.env.alpine-test" in loaded.trace.layers
-    assert loaded.trace.warnings == ()
+    winner = loaded.trace["backend_url"].winner.origin
+    assert (winner.layer, winner.source, winner.location) == (
+        LayerKind.DISCOVERY,
+        "compose service alpine-test-backend",
+        "docker/docker-compose.alpine-test.yml:171",
+    )
+    assert winner.detail == (
+        "${ALPINE_TEST_BACKEND_PORT:-8002}:8000; ALPINE_TEST_BACKEND_PORT=8002 from config/.env.alpine-test:52"
+    )
+    assert [w.split(" (")[0] for w in loaded.trace.warnings] == [
+        f"docker: Docker socket {NO_DOCKER['DOCKER_HOST'][7:]} does not exist"
+    ]

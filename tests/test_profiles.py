@@ -35,7 +35,7 @@ def test_alpine_test_extends_docker_extends_local(project):
 
 def test_missing_optional_env_file_is_a_warning(project):
     """alpine-test's env file is optional: its absence is a receipt warning naming the profile line, not a crash."""
-    loaded = load(profile="alpine-test", project_dir=project.root, environ={})
+    loaded = load(profile="alpine-test", project_dir=project.root, environ={"NETRA_DISCOVERY": "off"})
     assert loaded.trace.warnings == (
         "env file config/.env.alpine-test named by profile alpine-test "
         "(<builtin>/profiles/alpine-test.toml:4) does not exist; skipped (it is optional)",
