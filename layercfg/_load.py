@@ -12,6 +12,7 @@ import attrs
 
 from ._convert import Invalid, convert
 from ._discovery import DiscoveryReport, discovery_settings, port_conflicts, run_discovery
+from ._fallback import apply_fallback
 from ._merge import Ranked, legacy_warning, merge, name_warnings
 from ._profiles import ProfileReader, profile_layer, split_profile_names
 from ._project import ProjectSettings, find_project
@@ -227,6 +228,7 @@ def resolve(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
     override_source: str = "load_config(overrides=...)",
+    fallback: str | None = None,
     discovery: bool = True,
 ) -> Resolution:
     """Resolve everything and report every problem, without raising for configuration errors.
@@ -266,8 +268,14 @@ def resolve(
 
     resolver = _Resolver(info, merge(layers, info))
     resolved = resolver.run()
-    # The fallback step (staging endpoints) takes its slot here.
     fields = {name: resolved[name].trace for name in info.fields}  # schema order
+    fallback_report = None
+    if not resolver.errors:
+        if fallback not in (None, "off", "auto", "force"):
+            raise LayercfgError(f"fallback must be 'off', 'auto' or 'force', got {fallback!r}")
+        fallback_report = apply_fallback(info, fields, fallback)
+        if fallback_report is not None and fallback_report.mode != "off":
+            warnings.append(f"fallback ({fallback_report.mode}): {fallback_report.reason}")
     if report is not None:
         winners = {name: (str(t.value), t.winner.origin) for name, t in fields.items() if t.value is not None}
         for name, warning in port_conflicts(report, winners).items():
@@ -276,7 +284,7 @@ def resolve(
     config = None
     if not errors:
         try:
-            config = schema(**{name: resolved[name].value for name in info.fields})
+            config = schema(**{name: fields[name].value for name in info.fields})
         except (TypeError, ValueError) as exc:
             errors.append(LayercfgError(f"{schema.__name__} rejected the resolved values: {exc}"))
     trace = Trace(
@@ -286,6 +294,8 @@ def resolve(
         fields=fields,
         warnings=tuple(warnings),
         layers=tuple(layer.name for layer in layers),
+        discovery=report,
+        fallback=fallback_report,
     )
     return Resolution(config, trace, tuple(errors), settings, report)
 
@@ -298,11 +308,13 @@ def load(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
     override_source: str = "load_config(overrides=...)",
+    fallback: str | None = None,
 ) -> Loaded[T]:
     """Resolve the configuration and return it with its receipt.
 
     ``environ`` defaults to ``os.environ``; it is only read. ``profile`` beats the
     profile variable (``NETRA_PROFILE``); a comma list stacks profiles left to right.
+    ``fallback`` ("off", "auto", "force") replaces the fallback mode for this call only.
     Raises :class:`ConfigError` listing every problem found.
     """
     resolution = resolve(
@@ -312,6 +324,7 @@ def load(
         environ=environ,
         overrides=overrides,
         override_source=override_source,
+        fallback=fallback,
     )
     if resolution.errors:
         raise ConfigError(resolution.errors)

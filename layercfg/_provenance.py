@@ -118,6 +118,8 @@ class Trace:
     fields: Mapping[str, FieldTrace]
     warnings: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()  # the resolved stack, lowest first, e.g. "profile docker (profiles/docker.toml)"
+    discovery: object = None  # _discovery.DiscoveryReport when discovery ran
+    fallback: object = None  # _fallback.FallbackReport when the schema has a fallback field
 
     def __getitem__(self, name: str) -> FieldTrace:
         return self.fields[name]

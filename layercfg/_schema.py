@@ -55,6 +55,8 @@ class Setting:
     derive: Derivation | None = None
     port_aliases: tuple[str, ...] = ()  # legacy names holding only a host port: http://localhost:PORT
     service: str | None = None  # the logical service (discovery) whose published port this URL follows
+    staging: str | None = None  # the field holding this endpoint's staging counterpart (fallback)
+    switches: tuple[tuple[str, str], ...] = ()  # legacy boolean variables: (NAME, value meant when true)
 
 
 def setting(
@@ -70,6 +72,8 @@ def setting(
     derive: Derivation | None = None,
     port_aliases: Sequence[str] = (),
     service: str | None = None,
+    staging: str | None = None,
+    switches: Sequence[tuple[str, str]] = (),
     factory: Callable[[], Any] | None = None,
 ) -> Any:
     """An ``attrs.field`` carrying layercfg metadata.
@@ -88,6 +92,8 @@ def setting(
         derive=derive,
         port_aliases=tuple(port_aliases),
         service=service,
+        staging=staging,
+        switches=tuple(switches),
     )
     repr_: bool | Callable[[Any], str] = (lambda _value: SECRET_MASK) if secret else True
     if factory is not None:
@@ -112,11 +118,17 @@ class FieldSpec:
     derive: Derivation | None
     port_aliases: tuple[str, ...] = ()
     service: str | None = None
+    staging: str | None = None
+    switches: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def switch_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.switches)
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Every environment name, lowest precedence first (port variables, aliases, then canonical)."""
-        return (*self.port_aliases, *self.aliases, self.env)
+        """Every environment name, lowest precedence first (switches, port variables, aliases, canonical)."""
+        return (*self.switch_names, *self.port_aliases, *self.aliases, self.env)
 
 
 @attrs.frozen
@@ -159,11 +171,15 @@ def schema_info(schema: type, prefix: str) -> SchemaInfo:
             derive=data.derive,
             port_aliases=data.port_aliases,
             service=data.service,
+            staging=data.staging,
+            switches=data.switches,
         )
         specs[field.name] = spec
         for name in spec.names:
             by_env[name] = spec
     for spec in specs.values():
+        if spec.staging and spec.staging not in specs:
+            raise TypeError(f"{schema.__name__}.{spec.name} names unknown staging field {spec.staging!r}")
         if spec.derive:
             missing = [name for name in spec.derive.inputs if name not in specs]
             if missing:

@@ -69,6 +69,17 @@ def _named_entries(
             continue
         if name == spec.env:
             canonical.append(Entry(spec.name, value, Origin(layer, source_of(name), location), variable=name))
+        elif name in spec.switch_names:
+            # A legacy on/off switch means one value of the field when true, nothing when false.
+            meant = dict(spec.switches)[name]
+            word = value.strip().lower()
+            if word in ("false", "0", "no", "off"):
+                continue
+            raw = meant if word in ("true", "1", "yes", "on") else value
+            detail = f"legacy switch: {name}={value} means {spec.name} = {meant!r}; prefer {spec.env}"
+            origin = Origin(layer, source_of(name), location, detail)
+            rank = spec.switch_names.index(name) - len(spec.switch_names) - len(spec.port_aliases)
+            aliases.append((rank, Entry(spec.name, raw, origin, variable=name, prefer=spec.env)))
         elif name in spec.port_aliases:
             # A legacy port variable says only where the backend is published on this host.
             raw = f"http://localhost:{value.strip()}" if value.strip().isdigit() else value

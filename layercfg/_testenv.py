@@ -55,6 +55,7 @@ class TestEnvConfig:
         port_aliases=("DOCKER_BACKEND_PORT", "ALPINE_TEST_BACKEND_PORT"),
         schemes=HTTP,
         service="backend",
+        staging="staging_backend_url",
         help="Base URL of the backend under test.",
     )
     websocket_path: str = setting(
@@ -65,6 +66,7 @@ class TestEnvConfig:
         aliases=("WEBSOCKET_URL", "TEST_WEBSOCKET_URL", "WS_URL"),
         schemes=WS,
         derive=_WS_FROM_BACKEND,
+        staging="staging_websocket_url",
         help="WebSocket URL; derived from backend_url unless set at or above backend_url's layer.",
     )
     auth_url: str = setting(
@@ -72,6 +74,7 @@ class TestEnvConfig:
         aliases=("AUTH_URL", "TEST_AUTH_URL", "E2E_AUTH_URL"),
         schemes=HTTP,
         service="auth",
+        staging="staging_auth_url",
         help="Base URL of the auth service.",
     )
     frontend_url: str = setting(
@@ -136,6 +139,7 @@ class TestEnvConfig:
     # Staging fallback (see docs/fallback.md).
     fallback: Literal["off", "auto", "force"] = setting(
         "off",
+        switches=(("USE_STAGING_FALLBACK", "auto"), ("USE_STAGING_SERVICES", "force"), ("STAGING_ENV", "force")),
         help="off: never use staging; auto: use staging when the backend fails its probe; force: always staging.",
     )
     staging_backend_url: str | None = setting(

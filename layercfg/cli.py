@@ -30,6 +30,7 @@ class CommonOptions:
     project_dir: str | None = None
     assignments: tuple[str, ...] = ()
     show_secrets: bool = False
+    no_fallback: bool = False
 
     def merged(self, other: CommonOptions) -> CommonOptions:
         """Options given after the command win over (or add to) those given before it."""
@@ -38,6 +39,7 @@ class CommonOptions:
             project_dir=other.project_dir or self.project_dir,
             assignments=self.assignments + other.assignments,
             show_secrets=self.show_secrets or other.show_secrets,
+            no_fallback=self.no_fallback or other.no_fallback,
         )
 
 
@@ -61,6 +63,7 @@ def common_options(func: F) -> F:
             help="Override one field (the override layer); repeatable.",
         ),
         click.option("--show-secrets", is_flag=True, help="Print secret values instead of <secret>."),
+        click.option("--no-fallback", is_flag=True, help="Never switch to staging endpoints in this run."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -77,6 +80,7 @@ def _options(ctx: click.Context, **given: Any) -> CommonOptions:
         project_dir=given.get("project_dir"),
         assignments=tuple(given.get("assignments") or ()),
         show_secrets=bool(given.get("show_secrets")),
+        no_fallback=bool(given.get("no_fallback")),
     )
     return before.merged(after)
 
@@ -98,6 +102,7 @@ def _load(options: CommonOptions, profile: str | None = None) -> Loaded[Any]:
         project_dir=options.project_dir,
         overrides=overrides,
         override_source="--set",
+        fallback="off" if options.no_fallback else None,
     )
 
 

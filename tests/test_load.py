@@ -187,12 +187,6 @@ class TestSeed847:
     """Issue #847's scenarios, as far as they apply without Docker discovery or fallback."""
 
     SCENARIO_1 = {"TEST_BACKEND_URL": "http://localhost:8000", "DOCKER_BACKEND_PORT": "8002", "BACKEND_URL": ""}
-    SCENARIO_3 = {
-        "TEST_BACKEND_URL": "http://localhost:8000",
-        "DOCKER_BACKEND_PORT": "8002",
-        "STAGING_BASE_URL": "https://netra-backend-701982941522.us-central1.run.app",
-        "USE_STAGING_SERVICES": "true",
-    }
 
     def test_scenario_1_test_backend_url_is_read_and_explained(self, project):
         """A full URL (TEST_BACKEND_URL) beats a bare port variable (DOCKER_BACKEND_PORT); both are in the receipt.
@@ -213,29 +207,7 @@ class TestSeed847:
             ("profile docker", "http://localhost:8002"),
         ]
 
-    def test_scenario_2_staging_urls_are_resolved(self, project):
-        """STAGING_BASE_URL feeds the staging fields (switching to them is the fallback step's job)."""
-        environ = {
-            "STAGING_BASE_URL": "https://netra-backend-701982941522.us-central1.run.app",
-            "USE_STAGING_SERVICES": "true",
-            "STAGING_ENV": "true",
-        }
-        loaded = load(project_dir=project.root, environ=environ)
-        assert loaded.config.staging_websocket_url == "wss://netra-backend-701982941522.us-central1.run.app/ws"
-        assert loaded.trace["staging_backend_url"].winner.origin.source == "env STAGING_BASE_URL"
-
-    def test_scenario_3_every_source_has_a_rank(self, project):
-        """With every variable set at once, the winner and each loser are listed in one documented order."""
-        loaded = load(profile="alpine-test", project_dir=project.root, environ={**self.SCENARIO_3, **NO_DOCKER})
-        sources = [c.origin.source for c in loaded.trace["backend_url"].candidates]
-        assert sources == [
-            "env TEST_BACKEND_URL",
-            "env DOCKER_BACKEND_PORT",
-            "profile alpine-test",
-            "profile docker",
-            "profile local",
-            "schema default",
-        ]
+    # Scenarios 2 and 3 need the fallback step: see test_fallback.py::TestSeed847.
 
 
 class TestErrors:
