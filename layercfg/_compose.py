@@ -137,13 +137,9 @@ def load_compose_file(path: Path, lookup: Lookup) -> ComposeFile:
     except IsADirectoryError:
         raise UnreadableFileError("compose file path is a directory", location=str(path)) from None
     except UnicodeDecodeError as exc:
-        raise MalformedFileError(
-            f"compose file is not UTF-8 text ({exc.reason})", location=str(path)
-        ) from None
+        raise MalformedFileError(f"compose file is not UTF-8 text ({exc.reason})", location=str(path)) from None
     except OSError as exc:
-        raise UnreadableFileError(
-            f"cannot read compose file: {exc.strerror or exc}", location=str(path)
-        ) from None
+        raise UnreadableFileError(f"cannot read compose file: {exc.strerror or exc}", location=str(path)) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -189,7 +185,7 @@ def resolve_build(spec: BuildSpec, project_directory: Path, search_root: Path) -
     dockerfile_text = spec.dockerfile_text if spec.dockerfile_text is not None else "Dockerfile"
     dockerfile = _join(context, dockerfile_text)
     dockerfile_exists = dockerfile.is_file()
-    suggestion = None if dockerfile_exists else _suggest_dockerfile(dockerfile_text, search_root)
+    suggestion = None if dockerfile_exists else suggest_dockerfile(dockerfile_text, search_root)
     return BuildResolution(
         spec=spec,
         context=context,
@@ -400,9 +396,7 @@ def _scalar(node: yaml.Node) -> str | None:
     return None
 
 
-def _items(
-    node: yaml.MappingNode, seen: frozenset[int] = frozenset()
-) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+def _items(node: yaml.MappingNode, seen: frozenset[int] = frozenset()) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     """Key text -> (key node, value node), with YAML merge keys (``<<``) applied.
 
     Compose files lean on ``<<: *anchor`` for shared settings; explicit keys override merged
@@ -504,7 +498,7 @@ def _join(base: Path, text: str) -> Path:
     return Path(os.path.abspath(os.path.join(base, text)))
 
 
-def _suggest_dockerfile(dockerfile_text: str, search_root: Path) -> Path | None:
+def suggest_dockerfile(dockerfile_text: str, search_root: Path) -> Path | None:
     root = Path(os.path.abspath(search_root))
     if not os.path.isabs(dockerfile_text):
         same_path = _join(root, dockerfile_text)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -70,7 +71,7 @@ class ComposeReport:
     display: str | None
     moved: bool
     searched: tuple[str, ...]
-    file: object | None  # _compose.ComposeFile when parsed
+    file: Any  # _compose.ComposeFile when parsed, else None
     error: str | None
 
 
@@ -81,8 +82,8 @@ class DiscoveryReport:
     settings: DiscoverySettings
     compose: tuple[ComposeReport, ...] = ()
     declared: Mapping[str, Declared] = attrs.Factory(dict)  # field -> declaration
-    docker: object | None = None  # _docker.DiscoveryResult when the engine was asked
-    published: Mapping[str, object] = attrs.Factory(dict)  # field -> _docker.PublishedPort
+    docker: Any = None  # _docker.DiscoveryResult when the engine was asked
+    published: Mapping[str, Any] = attrs.Factory(dict)  # field -> _docker.PublishedPort
     notes: tuple[str, ...] = ()
 
 
@@ -114,7 +115,7 @@ def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class _Variables:
+class ComposeVariables:
     """Compose interpolation variables: the shell beats env files; later env files beat earlier."""
 
     def __init__(self, environ: Mapping[str, str], env_files: Sequence[EnvFile]) -> None:
@@ -157,7 +158,7 @@ def _host(host_ip: str | None) -> str:
 def read_compose(
     settings: DiscoverySettings,
     project: ProjectSettings,
-    variables: _Variables,
+    variables: ComposeVariables,
     compose_files: Sequence[str] | None = None,
 ) -> list[ComposeReport]:
     """Find and parse the compose files (the profile's, or ``compose_files``)."""
@@ -180,14 +181,14 @@ def read_compose(
     return reports
 
 
-def _declared(service: ServiceSpec, reports: Sequence[ComposeReport], variables: _Variables) -> Declared | None:
+def _declared(service: ServiceSpec, reports: Sequence[ComposeReport], variables: ComposeVariables) -> Declared | None:
     """The first compose service matching ``service.names`` (in order) that publishes its container port."""
     for name in service.names:
         for report in reports:
             compose = report.file
             if compose is None:
                 continue
-            for candidate in compose.services.values():  # type: ignore[attr-defined]
+            for candidate in compose.services.values():
                 if name not in (candidate.name, candidate.container_name, *candidate.aliases):
                     continue
                 for mapping in candidate.ports:
@@ -206,7 +207,7 @@ def _declared(service: ServiceSpec, reports: Sequence[ComposeReport], variables:
     return None
 
 
-def _decided_by(mapping: object, variables: _Variables) -> str:
+def _decided_by(mapping: object, variables: ComposeVariables) -> str:
     interpolated = getattr(mapping, "interpolated", None)
     if interpolated is None:
         return "literal port"
@@ -228,7 +229,7 @@ def run_discovery(
     """The compose and Docker layers (lowest first), what was seen, and errors (required mode only)."""
     if settings.mode == "off" or not settings.services:
         return [], DiscoveryReport(settings), []
-    variables = _Variables(environ, env_files)
+    variables = ComposeVariables(environ, env_files)
     notes: list[str] = []
     reports = read_compose(settings, project, variables)
     for report in reports:
@@ -240,7 +241,7 @@ def run_discovery(
             notes.append(f"compose file {report.display}: {report.error}")
         compose = report.file
         if compose is not None:
-            notes += list(compose.warnings)  # type: ignore[attr-defined]
+            notes += list(compose.warnings)
 
     declared: dict[str, Declared] = {}
     compose_entries = []

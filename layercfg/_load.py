@@ -191,6 +191,7 @@ class Resolution:
     errors: tuple[LayercfgError, ...]
     project: ProjectSettings
     discovery: DiscoveryReport | None
+    env_files: tuple[EnvFile, ...] = ()
 
 
 _DISCOVERY_FIELDS = (
@@ -297,7 +298,7 @@ def resolve(
         discovery=report,
         fallback=fallback_report,
     )
-    return Resolution(config, trace, tuple(errors), settings, report)
+    return Resolution(config, trace, tuple(errors), settings, report, tuple(env_files))
 
 
 def load(

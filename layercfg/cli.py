@@ -307,5 +307,60 @@ def env(ctx: click.Context, /, fmt: str, legacy: bool, as_json: bool, **given: A
             click.echo(f"{name}={quoted}")
 
 
+@main.command()
+@common_options
+@json_option
+@click.option(
+    "--compose-file",
+    "compose_files",
+    multiple=True,
+    metavar="PATH",
+    help="Check this compose file instead of the profile's compose_files; repeatable.",
+)
+@click.option(
+    "--project-directory",
+    metavar="DIR",
+    help="Compose project directory, like compose's own option (default: the first compose file's directory).",
+)
+@click.option("--no-probe", is_flag=True, help="Skip the endpoint reachability probes.")
+@click.pass_context
+def doctor(
+    ctx: click.Context,
+    /,
+    as_json: bool,
+    compose_files: tuple[str, ...],
+    project_directory: str | None,
+    no_probe: bool,
+    **given: Any,
+) -> None:
+    """Check what breaks test environments: profiles, compose files, builds, ports, legacy names, Docker, endpoints.
+
+    Exit status 1 when any finding is an error.
+    """
+    options = _options(ctx, **given)
+    from ._doctor import run_doctor
+
+    findings = run_doctor(
+        profile=options.profile,
+        project_dir=options.project_dir,
+        overrides=_split_assignments(options.assignments),
+        compose_files=compose_files,
+        project_directory=project_directory,
+        probe=not no_probe,
+    )
+    ok = not any(f.severity == "error" for f in findings)
+    if as_json:
+        click.echo(_render.dumps({"ok": ok, "findings": [f.as_dict() for f in findings]}))
+    else:
+        labels = {"error": "error", "warning": "warn", "info": "info"}
+        for f in findings:
+            where = f"  {f.location}" if f.location else ""
+            click.echo(f"{labels[f.severity]:<6} {f.check}{where}  {f.message}")
+        counts = {s: sum(f.severity == s for f in findings) for s in labels}
+        click.echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes")
+    if not ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

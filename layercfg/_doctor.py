@@ -1,0 +1,433 @@
+"""``layercfg doctor``: what breaks a test environment, found before a test does.
+
+Each finding has a stable check id, a severity (``error``, ``warning``, ``info``), a
+message and a ``PATH:LINE`` where there is one. Check ids (docs/doctor.md):
+
+profile.valid, profile.invalid, value.invalid, file.unreadable, discovery.required,
+compose.found, compose.missing, compose.moved, compose.invalid, compose.interpolation,
+compose.context-missing, compose.dockerfile-missing, compose.service-found,
+compose.service-renamed, compose.service-missing, port.conflict, legacy.disagree,
+docker.reachable, docker.unreachable, endpoint.reachable, endpoint.unreachable,
+fallback.active, fallback.inactive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._discovery import ComposeReport, ComposeVariables, DiscoverySettings, port_of, read_compose
+from ._load import Resolution, resolve
+from ._provenance import FieldTrace, LayerKind, Trace
+from ._render import display, mask_text, secret_values, text
+from ._schema import SchemaInfo, schema_info
+from .exceptions import (
+    ConversionError,
+    DiscoveryError,
+    LayercfgError,
+    SourceError,
+    UnreadableFileError,
+)
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@attrs.frozen
+class Finding:
+    check: str
+    severity: str  # "error" | "warning" | "info"
+    message: str
+    location: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "severity": self.severity, "message": self.message, "location": self.location}
+
+
+def _error_finding(error: LayercfgError) -> Finding:
+    if isinstance(error, ConversionError):
+        origin = error.origin
+        return Finding("value.invalid", "error", str(error), getattr(origin, "location", None))
+    if isinstance(error, DiscoveryError):
+        return Finding("discovery.required", "error", str(error))
+    location = error.location if isinstance(error, SourceError) else None
+    message = str(error)
+    if location and message.startswith(f"{location}: "):
+        message = message[len(location) + 2 :]
+    check = "file.unreadable" if isinstance(error, UnreadableFileError) else "profile.invalid"
+    return Finding(check, "error", message, location)
+
+
+def run_doctor(
+    *,
+    profile: str | None = None,
+    project_dir: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+    compose_files: Sequence[str] = (),
+    project_directory: str | None = None,
+    probe: bool = True,
+) -> list[Finding]:
+    """Every finding, errors first; never raises for a problem it can report."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    try:
+        resolution = resolve(
+            profile=profile, project_dir=project_dir, environ=environ, overrides=overrides, override_source="--set"
+        )
+    except LayercfgError as exc:  # unknown profile, cycle: nothing else can be checked
+        return [_error_finding(exc)]
+    findings = [_error_finding(error) for error in resolution.errors]
+    trace = resolution.trace
+    secrets = secret_values(trace)
+    if not resolution.errors:
+        findings.append(
+            Finding(
+                "profile.valid",
+                "info",
+                f"profiles {', '.join(trace.profiles) or '(none)'} resolve: {len(trace.fields)} fields",
+            )
+        )
+    findings += _compose_checks(resolution, environ, compose_files, project_directory)
+    findings += _env_file_path_checks(resolution)
+    findings += _port_checks(resolution)
+    findings += _legacy_checks(trace, secrets)
+    findings += _docker_check(resolution, environ)
+    if probe and not resolution.errors:
+        findings += _endpoint_checks(trace, schema_info(trace.schema, resolution.project.env_prefix))
+    findings += _fallback_check(trace)
+    order = {severity: index for index, severity in enumerate(SEVERITIES)}
+    return sorted(
+        (attrs.evolve(f, message=mask_text(f.message, secrets)) for f in findings), key=lambda f: order[f.severity]
+    )
+
+
+def _value(trace: Trace, name: str) -> Any:
+    field = trace.fields.get(name)
+    return None if field is None else field.value
+
+
+def _compose_checks(
+    resolution: Resolution, environ: Mapping[str, str], requested: Sequence[str], project_directory: str | None
+) -> list[Finding]:
+    trace = resolution.trace
+    project = resolution.project
+    files = tuple(requested) or tuple(_value(trace, "compose_files") or ())
+    if not files:
+        return []
+    named_at = _origin_text(trace.fields.get("compose_files")) if not requested else "--compose-file"
+    variables = ComposeVariables(environ, resolution.env_files)
+    settings = DiscoverySettings("auto", 0.0, files, None, None, ())
+    reports = read_compose(settings, project, variables, files)
+    findings: list[Finding] = []
+    for report in reports:
+        findings += _compose_file_findings(report, named_at)
+    parsed = [report for report in reports if report.file is not None]
+    if not parsed:
+        return findings
+    first = parsed[0].path
+    assert first is not None
+    base = project_directory or _value(trace, "compose_project_directory")
+    compose_project = (project.project_dir / base).resolve() if base else first.parent
+    findings += _build_findings(parsed, compose_project, project.project_dir, project)
+    findings += _service_findings(parsed, trace, schema_info(trace.schema, project.env_prefix))
+    return findings
+
+
+def _origin_text(field: FieldTrace | None) -> str:
+    if field is None:
+        return "compose_files"
+    origin = field.winner.origin
+    return f"compose_files, set by {origin.source}" + (f" at {origin.location}" if origin.location else "")
+
+
+def _compose_file_findings(report: ComposeReport, named_at: str) -> list[Finding]:
+    if report.path is None:
+        return [
+            Finding(
+                "compose.missing",
+                "error",
+                f"compose file {report.requested} ({named_at}) not found; searched {', '.join(report.searched)}",
+            )
+        ]
+    findings = []
+    if report.moved:
+        findings.append(
+            Finding(
+                "compose.moved",
+                "warning",
+                f"compose file {report.requested} ({named_at}) is not there; found {report.display} instead "
+                f"(point compose_files at {report.display})",
+                report.display,
+            )
+        )
+    else:
+        findings.append(Finding("compose.found", "info", f"compose file {report.display}", report.display))
+    if report.error:
+        findings.append(Finding("compose.invalid", "error", report.error, report.display))
+    compose = report.file
+    for warning in getattr(compose, "warnings", ()):
+        location, _, message = str(warning).partition(": ")
+        findings.append(Finding("compose.interpolation", "warning", message or location, location if message else None))
+    return findings
+
+
+def _services(report: ComposeReport) -> list[Any]:
+    compose: Any = report.file
+    return list(compose.services.values()) if compose is not None else []
+
+
+def _relative(path: Path, project: Any) -> str:
+    return str(project.relative(path))
+
+
+def _build_findings(
+    reports: Sequence[ComposeReport], compose_project: Path, search_root: Path, project: Any
+) -> list[Finding]:
+    from ._compose import resolve_build
+
+    findings = []
+    for report in reports:
+        for service in _services(report):
+            spec = service.build
+            if spec is None:
+                continue
+            resolved = resolve_build(spec, compose_project, search_root)
+            base = _relative(compose_project, project)
+            where = f"{report.display}:{spec.dockerfile_line or spec.line}"
+            if not resolved.context_exists:
+                findings.append(
+                    Finding(
+                        "compose.context-missing",
+                        "error",
+                        f"service {service.name}: build context {spec.context_text!r} resolves to "
+                        f"{_relative(resolved.context, project)} (relative to the compose project directory "
+                        f"{base}/), which does not exist",
+                        f"{report.display}:{spec.line}",
+                    )
+                )
+            elif not resolved.dockerfile_exists:
+                found = f"; found {_relative(resolved.suggestion, project)}" if resolved.suggestion else ""
+                findings.append(
+                    Finding(
+                        "compose.dockerfile-missing",
+                        "error",
+                        f"service {service.name}: dockerfile {spec.dockerfile_text or 'Dockerfile'} resolves to "
+                        f"{_relative(resolved.dockerfile, project)} (context {spec.context_text!r} is relative to "
+                        f"{base}/), which does not exist{found}",
+                        where,
+                    )
+                )
+    return findings
+
+
+def _service_findings(reports: Sequence[ComposeReport], trace: Trace, info: SchemaInfo) -> list[Finding]:
+    findings = []
+    services = [(report, svc) for report in reports for svc in _services(report)]
+    defined = sorted({svc.name for _, svc in services})
+    for spec in info.fields.values():
+        spec_service = spec.service
+        if spec_service is None:
+            continue
+        names = tuple(_value(trace, f"{spec_service}_service_names") or ())
+        match = None
+        for name in names:
+            for report, svc in services:
+                if name in (svc.name, svc.container_name, *svc.aliases):
+                    match = (name, report, svc)
+                    break
+            if match:
+                break
+        if match is None:
+            if spec_service == "backend":
+                findings.append(
+                    Finding(
+                        "compose.service-missing",
+                        "warning",
+                        f"{spec_service}: none of {', '.join(names)} is a service, container name or alias in "
+                        f"the compose files (they define {', '.join(defined)}); set {spec_service}_service_names",
+                    )
+                )
+            continue
+        name, report, svc = match
+        location = f"{report.display}:{svc.line}"
+        how = "service" if name == svc.name else ("container name" if name == svc.container_name else "alias")
+        message = f"{spec_service} is compose service {svc.name} ({how} {name!r}) in {report.display}"
+        findings.append(Finding("compose.service-found", "info", message, location))
+        if names and names[0] != svc.name:
+            also = f" ({names[0]!r} is only its {how})" if name == names[0] else ""
+            findings.append(
+                Finding(
+                    "compose.service-renamed",
+                    "info",
+                    f"{spec_service}: no compose service is named {names[0]!r}{also}; `docker compose up "
+                    f"{names[0]}` and lookups by compose service label will not find {svc.name}",
+                    location,
+                )
+            )
+    return findings
+
+
+def _env_file_path_checks(resolution: Resolution) -> list[Finding]:
+    """Variables like BACKEND_DOCKERFILE in the profile's env files that name files which do not exist."""
+    from ._compose import suggest_dockerfile
+
+    findings = []
+    root = resolution.project.project_dir
+    for env_file in resolution.env_files:
+        for name, (value, line) in env_file.values.items():
+            if not name.endswith("_DOCKERFILE") or not value:
+                continue
+            if (root / value).exists():
+                continue
+            suggestion = suggest_dockerfile(value, root)
+            found = f"; found {resolution.project.relative(suggestion)}" if suggestion else ""
+            findings.append(
+                Finding(
+                    "env.dockerfile-missing",
+                    "warning",
+                    f"{name}={value} names {resolution.project.relative(root / value)}, which does not exist{found}",
+                    f"{env_file.display}:{line}",
+                )
+            )
+    return findings
+
+
+def _port_checks(resolution: Resolution) -> list[Finding]:
+    report = resolution.discovery
+    findings: list[Finding] = []
+    if report is None:
+        return findings
+    trace = resolution.trace
+    for field_name, published in report.published.items():
+        field = trace.fields[field_name]
+        port = port_of(str(field.value))
+        host_port = getattr(published, "host_port", None)
+        if field.winner.origin.layer is not LayerKind.DISCOVERY and port != host_port:
+            findings.append(
+                Finding(
+                    "port.conflict",
+                    "warning",
+                    f"{_who(field)} points at {_hostport(field.value)} but the {published.container_name} "
+                    f"container publishes {host_port}",
+                    field.winner.origin.location,
+                )
+            )
+    for field_name, declared in report.declared.items():
+        field = trace.fields[field_name]
+        if field_name in report.published or field.winner.origin.layer is LayerKind.DISCOVERY:
+            continue
+        if port_of(str(field.value)) != port_of(declared.url):
+            findings.append(
+                Finding(
+                    "port.conflict",
+                    "warning",
+                    f"{_who(field)} points at {_hostport(field.value)} but compose service "
+                    f"{declared.compose_service} declares {declared.text} ({declared.decided_by})",
+                    f"{declared.path}:{declared.line}",
+                )
+            )
+    return findings
+
+
+def _who(field: FieldTrace) -> str:
+    origin = field.winner.origin
+    if origin.source.startswith("env "):
+        return origin.source[4:]
+    return f"{field.name} (set by {origin.source})"
+
+
+def _hostport(url: object) -> str:
+    text_url = str(url)
+    rest = text_url.split("://", 1)[-1]
+    return rest.split("/", 1)[0]
+
+
+def _legacy_checks(trace: Trace, secrets: Sequence[str]) -> list[Finding]:
+    findings = []
+    for field in trace.fields.values():
+        resolved = str(display(field.value, secret=field.secret))
+        for candidate in field.candidates:
+            origin = candidate.origin
+            legacy = origin.detail and origin.detail.startswith(("legacy alias", "legacy port", "legacy switch"))
+            if candidate.status.value == "won" or not legacy:
+                continue
+            if origin.layer not in (LayerKind.ENVIRONMENT, LayerKind.ENV_FILE):
+                continue
+            if str(candidate.raw) == str(field.value):
+                continue
+            shown = text(display(candidate.raw, secret=field.secret))
+            variable = origin.source.split(" in ")[0].removeprefix("env ")
+            findings.append(
+                Finding(
+                    "legacy.disagree",
+                    "warning",
+                    f"{variable}={shown} disagrees with the resolved {field.name}={resolved} "
+                    f"(set by {field.winner.origin.layer.label}: {field.winner.origin.source}); code that still "
+                    f"reads {variable} gets a different value",
+                    origin.location,
+                )
+            )
+    return findings
+
+
+def _docker_check(resolution: Resolution, environ: Mapping[str, str]) -> list[Finding]:
+    trace = resolution.trace
+    mode = _value(trace, "discovery")
+    if mode is None:
+        return []
+    from ._docker import check_engine
+
+    budget = _value(trace, "docker_timeout") or 2.0
+    problem = check_engine(budget=float(budget), environ=environ)
+    if problem is None:
+        return [Finding("docker.reachable", "info", "Docker engine answers")]
+    severity = "error" if mode == "required" else "warning"
+    return [
+        Finding("docker.unreachable", severity, f"{problem.message} ({problem.kind}, {problem.elapsed * 1000:.0f} ms)")
+    ]
+
+
+def _endpoint_checks(trace: Trace, info: SchemaInfo) -> list[Finding]:
+    from ._probe import ProbeRequest, probe_all
+
+    health = _value(trace, "health_path")
+    requests: dict[str, ProbeRequest] = {}
+    for name, spec in info.fields.items():
+        value = trace.fields[name].value
+        if not isinstance(value, str) or not value:
+            continue
+        if spec.service == "backend":
+            requests[name] = ProbeRequest(value, "http", health_path=health if isinstance(health, str) else None)
+        elif spec.service:
+            requests[name] = ProbeRequest(value, "tcp")
+        elif spec.schemes and set(spec.schemes) <= {"ws", "wss"} and spec.staging:
+            requests[name] = ProbeRequest(value, "websocket")
+    budget = float(_value(trace, "probe_timeout") or 1.0)
+    results = probe_all(list(requests.values()), budget=budget)
+    findings = []
+    for name, request in requests.items():
+        result = results[request]
+        origin = trace.fields[name].winner.origin
+        source = f"{origin.layer.label}: {origin.source}"
+        if result.ok:
+            findings.append(Finding("endpoint.reachable", "info", f"{name}: {result.describe()}", origin.location))
+        else:
+            findings.append(
+                Finding(
+                    "endpoint.unreachable", "warning", f"{name}: {result.describe()} (set by {source})", origin.location
+                )
+            )
+    return findings
+
+
+def _fallback_check(trace: Trace) -> list[Finding]:
+    report = trace.fallback
+    if report is None or getattr(report, "mode", "off") == "off":
+        return []
+    if getattr(report, "switched", False):
+        return [Finding("fallback.active", "warning", f"staging fallback in use: {report.reason}")]  # type: ignore[attr-defined]
+    return [Finding("fallback.inactive", "info", f"fallback {report.mode}: {report.reason}")]  # type: ignore[attr-defined]

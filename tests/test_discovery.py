@@ -1,0 +1,123 @@
+"""The discovery layer against a real Docker engine and the real netra compose files.
+
+Containers are busybox httpd processes with real compose labels and ports Docker picks;
+each test uses its own compose project label so parallel runs never see each other.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import NETRA, NO_DOCKER
+from docker_support import unique_name
+
+from layercfg import ConfigError, LayerKind, load
+from layercfg._doctor import run_doctor
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def netra(tmp_path: Path) -> Path:
+    """A copy of the real netra project (compose files, env files, dockerfiles)."""
+    root = tmp_path / "netra"
+    shutil.copytree(NETRA, root)
+    return root
+
+
+@pytest.fixture
+def backend(run_container):
+    """A running `alpine-test-backend` compose service publishing 8000/tcp on a free host port."""
+    project = unique_name("lcp")
+    container = run_container(
+        name=unique_name("alpine-test-backend"),
+        labels={"com.docker.compose.service": "alpine-test-backend", "com.docker.compose.project": project},
+        ports={"8000/tcp": ("0.0.0.0", None)},
+    )
+    port = int(container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"])
+    return container, project, port
+
+
+def engine_environ(docker_engine, project: str, **extra: str) -> dict[str, str]:
+    return {"DOCKER_HOST": docker_engine.docker_host, "NETRA_COMPOSE_PROJECT": project, **extra}
+
+
+def test_running_container_beats_compose_declaration(netra, docker_engine, backend):
+    """The published port of a running container wins; the compose declaration is listed below it."""
+    container, project, port = backend
+    loaded = load(profile="alpine-test", project_dir=netra, environ=engine_environ(docker_engine, project))
+    trace = loaded.trace["backend_url"]
+    assert loaded.config.backend_url == f"http://localhost:{port}"
+    assert loaded.config.websocket_url == f"ws://localhost:{port}/ws"
+    assert (trace.winner.origin.layer, trace.winner.origin.source) == (
+        LayerKind.DISCOVERY,
+        f"docker container {container.name}",
+    )
+    assert trace.winner.origin.detail == (f"compose service label alpine-test-backend: 8000/tcp -> 0.0.0.0:{port}")
+    declared = trace.candidates[1].origin
+    assert (declared.source, declared.location) == (
+        "compose service alpine-test-backend",
+        "docker/docker-compose.alpine-test.yml:171",
+    )
+
+
+def test_explicit_url_with_other_port_warns(netra, docker_engine, backend, run_cli):
+    """Seed 847 scenario 1 with Docker up: TEST_BACKEND_URL=...:8000 wins, and explain and doctor say 8000 is wrong."""
+    _, project, port = backend
+    env = engine_environ(docker_engine, project, TEST_BACKEND_URL="http://localhost:8000", DOCKER_BACKEND_PORT="8002")
+    loaded = load(profile="alpine-test", project_dir=netra, environ=env)
+    trace = loaded.trace["backend_url"]
+    assert loaded.config.backend_url == "http://localhost:8000"
+    assert any(f"publishes 8000/tcp on {port}" in warning for warning in trace.warnings)
+    result = run_cli("doctor", "--json", "--no-probe", env={**env, "NETRA_PROFILE": "alpine-test"}, cwd=netra)
+    findings = json.loads(result.stdout)["findings"]
+    conflicts = [f["message"] for f in findings if f["check"] == "port.conflict"]
+    assert f"TEST_BACKEND_URL points at localhost:8000 but the {backend[0].name} container publishes {port}" in (
+        conflicts
+    )
+    legacy = [f["message"] for f in findings if f["check"] == "legacy.disagree"]
+    assert any(m.startswith("DOCKER_BACKEND_PORT=http://localhost:8002 disagrees") for m in legacy)
+
+
+def test_found_by_network_alias(netra, docker_engine, run_container):
+    """A container known only by its network alias `backend` is found, and the receipt says how."""
+    project = unique_name("lcp")
+    container = run_container(
+        name=unique_name("x"),
+        labels={"com.docker.compose.project": project},
+        ports={"8000/tcp": ("127.0.0.1", None)},
+        network_aliases=["backend"],
+    )
+    container.reload()
+    port = int(container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"])
+    loaded = load(profile="docker", project_dir=netra, environ=engine_environ(docker_engine, project))
+    assert loaded.config.backend_url == f"http://127.0.0.1:{port}"
+    assert loaded.trace["backend_url"].winner.origin.detail.startswith("network alias backend")
+
+
+def test_docker_down_is_a_note_not_a_crash(netra):
+    """No engine: the compose declaration decides, and the receipt says why Docker was not asked."""
+    loaded = load(profile="alpine-test", project_dir=netra, environ=NO_DOCKER)
+    assert loaded.config.backend_url == "http://localhost:8002"
+    assert any("does not exist" in note and note.startswith("docker:") for note in loaded.trace.warnings)
+
+
+def test_required_discovery_fails_clearly(tmp_path, docker_engine):
+    """discovery = "required" with nothing running fails the load, naming the service and names tried."""
+    project = tmp_path / "p"
+    (project / "profiles").mkdir(parents=True)
+    (project / "profiles" / "need.toml").write_text('[profile]\nextends = "docker"\n[values]\ndiscovery = "required"\n')
+    env = engine_environ(docker_engine, unique_name("lcp"))
+    with pytest.raises(ConfigError, match=r"backend_url: discovery is required but service backend \(names backend,"):
+        load(profile="need", project_dir=project, environ=env)
+
+
+def test_doctor_reports_docker_reachable(netra, docker_engine):
+    """doctor says the engine answers when it does."""
+    findings = run_doctor(
+        profile="alpine-test", project_dir=str(netra), environ=engine_environ(docker_engine, "x"), probe=False
+    )
+    assert [f.check for f in findings if f.check.startswith("docker.")] == ["docker.reachable"]
