@@ -608,9 +608,7 @@ def _configuration_problem(exc: Exception, environ: Mapping[str, str], clock: _C
 
 
 def _timeout_problem(endpoint: _Endpoint, clock: _Clock) -> DockerProblem:
-    message = (
-        f"Docker daemon at {endpoint.url} did not answer within {clock.budget:.1f} s ({endpoint.source})"
-    )
+    message = f"Docker daemon at {endpoint.url} did not answer within {clock.budget:.1f} s ({endpoint.source})"
     return DockerProblem("timeout", message, endpoint.url, clock.elapsed())
 
 

@@ -136,9 +136,7 @@ class ProbeCache:
         """Like :func:`probe`, but answered from the cache after the first time."""
         return self.probe_all([request], budget=budget)[request]
 
-    def probe_all(
-        self, requests: Sequence[ProbeRequest], *, budget: float = 1.0
-    ) -> dict[ProbeRequest, ProbeResult]:
+    def probe_all(self, requests: Sequence[ProbeRequest], *, budget: float = 1.0) -> dict[ProbeRequest, ProbeResult]:
         """Like :func:`probe_all`, probing only requests this cache has not seen."""
         unique = list(dict.fromkeys(requests))
         mine: dict[ProbeRequest, Future[ProbeResult]] = {}
