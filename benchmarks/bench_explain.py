@@ -7,6 +7,11 @@ Both tools get equivalent inputs in a temporary directory: the same profile cont
 override. Runs are paired and interleaved (A, B, B, A, ...) so drift in machine
 load hits both sides; the table reports medians and the ratio layercfg / dynaconf.
 
+Both sides run from byte-compiled modules, as after `pip install .` (pip byte-compiles
+what it installs): the script runs `compileall` on layercfg first, because an editable
+install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module on every
+run, a cost no installed user pays. PYTHONDONTWRITEBYTECODE is removed for both sides.
+
 The in-process part builds schemas of 10, 100 and 1000 fields, each set by a
 profile, an env file and the environment, and times `load()` after imports.
 """
@@ -55,10 +60,16 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def whole_process(rounds: int) -> list[tuple[str, float, float, float]]:
+    import compileall
+
+    import layercfg
+
+    compileall.compile_dir(str(Path(layercfg.__file__).parent), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_inputs(root)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("NETRA", "DYNACONF", "ENV_FOR"))}
+        skip = ("NETRA", "DYNACONF", "ENV_FOR", "PYTHONDONTWRITEBYTECODE")
+        base = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
         ours = [str(BIN / "layercfg"), "explain", "backend_url"]
         ours_env = {**base, "NETRA_PROFILE": "docker", "NETRA_BACKEND_URL": "http://localhost:9000"}
         theirs = [str(BIN / "dynaconf"), "-i", "dynconf.settings", "inspect", "-k", "BACKEND_URL"]

@@ -6,13 +6,11 @@ import contextlib
 import os
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
 from ._convert import Invalid, convert
-from ._discovery import DiscoveryReport, discovery_settings, port_conflicts, run_discovery
-from ._fallback import apply_fallback
 from ._merge import Ranked, legacy_warning, merge, name_warnings
 from ._profiles import ProfileReader, profile_layer, split_profile_names
 from ._project import ProjectSettings, find_project
@@ -28,6 +26,9 @@ from ._sources import (
     read_env_file,
 )
 from .exceptions import ConfigError, ConversionError, LayercfgError, UnknownFieldError, UnreadableFileError
+
+if TYPE_CHECKING:
+    from ._discovery import DiscoveryReport
 
 T = TypeVar("T")
 PathLike = str | os.PathLike[str]
@@ -260,9 +261,12 @@ def resolve(
     report: DiscoveryReport | None = None
     discovery_layers: list[Layer] = []
     discovery_errors: list[LayercfgError] = []
-    if discovery:
-        discovery_conf = discovery_settings(_first_pass(info, [*lower, *upper]), info)
-        if discovery_conf is not None and discovery_conf.mode != "off":
+    first_pass = _first_pass(info, [*lower, *upper]) if discovery and "discovery" in info.fields else {}
+    if first_pass.get("discovery", "off") != "off":  # imported only when on: explain stays cheap
+        from ._discovery import discovery_settings, run_discovery
+
+        discovery_conf = discovery_settings(first_pass, info)
+        if discovery_conf is not None:
             discovery_layers, report, discovery_errors = run_discovery(discovery_conf, settings, environ, env_files)
             warnings += report.notes
     layers = [*lower, *discovery_layers, *upper]
@@ -271,13 +275,18 @@ def resolve(
     resolved = resolver.run()
     fields = {name: resolved[name].trace for name in info.fields}  # schema order
     fallback_report = None
-    if not resolver.errors:
-        if fallback not in (None, "off", "auto", "force"):
-            raise LayercfgError(f"fallback must be 'off', 'auto' or 'force', got {fallback!r}")
+    if fallback not in (None, "off", "auto", "force"):
+        raise LayercfgError(f"fallback must be 'off', 'auto' or 'force', got {fallback!r}")
+    mode = fallback or (fields["fallback"].value if "fallback" in fields else "off")
+    if not resolver.errors and mode != "off":
+        from ._fallback import apply_fallback
+
         fallback_report = apply_fallback(info, fields, fallback)
-        if fallback_report is not None and fallback_report.mode != "off":
+        if fallback_report is not None:
             warnings.append(f"fallback ({fallback_report.mode}): {fallback_report.reason}")
     if report is not None:
+        from ._discovery import port_conflicts
+
         winners = {name: (str(t.value), t.winner.origin) for name, t in fields.items() if t.value is not None}
         for name, warning in port_conflicts(report, winners).items():
             fields[name] = attrs.evolve(fields[name], warnings=(*fields[name].warnings, warning))
