@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
     from ._schema import Derivation, Setting, setting
     from ._testenv import TestEnvConfig
+    from .testing import wait_for_service
 
 __all__ = [
     "Candidate",
@@ -51,6 +52,7 @@ __all__ = [
     "load_config",
     "provenance",
     "setting",
+    "wait_for_service",
 ]
 
 _LAZY = {
@@ -69,6 +71,7 @@ _LAZY = {
     "Setting": "._schema",
     "setting": "._schema",
     "TestEnvConfig": "._testenv",
+    "wait_for_service": ".testing",
 }
 
 __version__ = "0.1.0"

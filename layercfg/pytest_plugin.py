@@ -1,1 +1,411 @@
-"""pytest plugin (placeholder until the plugin lands)."""
+"""The layercfg pytest plugin: one resolved config per session, a header that says where it
+came from, a ``layercfg_config`` fixture and a ``requires_service`` marker.
+
+pytest imports this module in every run of every environment layercfg is installed in, so
+it imports nothing but pytest and the standard library at module level, and stays inactive
+(no header, no loading) unless the project asks for it: a ``--layercfg-*`` option, a
+``layercfg_*`` ini key, ``[tool.layercfg]`` in the rootdir's pyproject.toml, or a test
+using the fixture or the marker. Everything else is imported on first use. See docs/pytest.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from ._load import Loaded
+    from ._probe import ProbeResult
+
+_WORKERINPUT_KEY = "layercfg_loaded"
+_WORKERINPUT_ERROR_KEY = "layercfg_error"
+_GATE = "_layercfg_requires_service"
+_OVERRIDE_SOURCE = "--layercfg-set"
+# The boolean table of layercfg's parser (true/1/yes/on), for the CI variable.
+_TRUE = frozenset({"true", "1", "yes", "on"})
+
+
+class _Failure:
+    """A resolution that raised: the message is all a test needs."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class _State:
+    """Everything the plugin knows in one session (kept in ``config.stash``).
+
+    A plain class rather than a dataclass: this module is imported by every pytest run, and
+    building a dataclass costs more than everything else it does at import.
+    """
+
+    def __init__(self, rootpath: Path, profile: str | None, overrides: dict[str, str], strict: bool, explicit: bool):
+        self.rootpath = rootpath
+        self.profile = profile
+        self.overrides = overrides
+        self.strict = strict
+        self.explicit = explicit  # a layercfg option or ini key was given
+        self._active: bool | None = None
+        self.process: Loaded[Any] | _Failure | None = None  # resolved against os.environ
+        self.custom: tuple[Mapping[str, str], Loaded[Any] | _Failure] | None = None  # against another mapping
+        self.shipped: str | None = None  # the controller's resolution, as a worker received it
+        self.shipped_error: str | None = None
+        self.payload: dict[str, str] | None = None  # what the controller sends every worker
+        self.probes: dict[str, ProbeResult] = {}
+
+    @property
+    def active(self) -> bool:
+        if self._active is None:
+            self._active = self.explicit or self.has_project_table
+        return self._active
+
+    @property
+    def has_project_table(self) -> bool:
+        pyproject = self.rootpath / "pyproject.toml"
+        try:
+            data = pyproject.read_bytes()
+        except OSError:
+            return False
+        if b"[tool.layercfg" not in data:  # cheap test first: most projects never mention it
+            return False
+        import tomllib
+
+        try:
+            document = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return True  # let the load report the malformed file
+        tool = document.get("tool")
+        return isinstance(tool, dict) and "layercfg" in tool
+
+    @property
+    def project_dir(self) -> Path | None:
+        # The rootdir is the project when its pyproject.toml says so; otherwise layercfg's own
+        # lookup (nearest [tool.layercfg] above the cwd, else the cwd) decides, as load() does.
+        return self.rootpath if self.has_project_table else None
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+# --- options and configuration ------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("layercfg", "layercfg: layered test-environment configuration")
+    group.addoption(
+        "--layercfg-profile",
+        dest="layercfg_profile",
+        metavar="NAME[,NAME]",
+        default=None,
+        help="layercfg profiles to use, stacked left to right (beats NETRA_PROFILE and the ini key).",
+    )
+    group.addoption(
+        "--layercfg-set",
+        dest="layercfg_set",
+        action="append",
+        metavar="FIELD=VALUE",
+        default=None,
+        help="Override one config field (the override layer); repeatable; beats the ini key per field.",
+    )
+    group.addoption(
+        "--layercfg-strict",
+        dest="layercfg_strict",
+        action="store_true",
+        default=False,
+        help="Fail, instead of skip, tests marked requires_service whose service is unreachable (also: CI=true).",
+    )
+    parser.addini("layercfg_profile", "layercfg profiles to use (NAME[,NAME]).", type="string", default="")
+    parser.addini("layercfg_set", "layercfg field overrides, one FIELD=VALUE a line.", type="linelist", default=[])
+    parser.addini(
+        "layercfg_strict", "Fail instead of skip when a required service is down.", type="bool", default=False
+    )
+
+
+def _assignments(lines: list[str], where: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for text in lines:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise pytest.UsageError(f"{where}: expected FIELD=VALUE, got {text!r}")
+        result[name.strip()] = value
+    return result
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires_service(name): probe the layercfg service's URL once per session; skip the test when "
+        "it is unreachable (fail under --layercfg-strict or CI=true).",
+    )
+    cli_profile = config.getoption("layercfg_profile")
+    ini_profile = str(config.getini("layercfg_profile")).strip()
+    ini_set = list(config.getini("layercfg_set"))
+    cli_set = config.getoption("layercfg_set") or []
+    ini_strict = bool(config.getini("layercfg_strict"))
+    cli_strict = bool(config.getoption("layercfg_strict"))
+    overrides = _assignments(ini_set, "layercfg_set")
+    overrides.update(_assignments(cli_set, "--layercfg-set"))  # the command line beats the ini file
+    profile = cli_profile.strip() if cli_profile and cli_profile.strip() else ini_profile
+    state = _State(
+        rootpath=config.rootpath,
+        profile=profile or None,
+        overrides=overrides,
+        strict=cli_strict or ini_strict,
+        explicit=bool(cli_profile or ini_profile or ini_set or cli_set or ini_strict or cli_strict),
+    )
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        state.shipped = workerinput.get(_WORKERINPUT_KEY)
+        state.shipped_error = workerinput.get(_WORKERINPUT_ERROR_KEY)
+    config.stash[_STATE] = state
+    if workerinput is None and config.pluginmanager.hasplugin("xdist"):
+        # pytest_configure_node is xdist's hook: registered only when xdist defines it, so pytest
+        # does not reject an unknown hook in runs without xdist.
+        config.pluginmanager.register(_XdistController(state), "layercfg-xdist")
+
+
+# --- resolution ---------------------------------------------------------------------------------
+
+
+def _resolve(state: _State, environ: Mapping[str, str]) -> Loaded[Any] | _Failure:
+    from ._load import load
+    from .exceptions import LayercfgError
+
+    try:
+        return load(
+            profile=state.profile,
+            project_dir=state.project_dir,
+            environ=environ,
+            overrides=state.overrides or None,
+            override_source=_OVERRIDE_SOURCE,
+        )
+    except LayercfgError as exc:
+        return _Failure(str(exc))
+
+
+def _outcome(state: _State, environ: Mapping[str, str]) -> Loaded[Any] | _Failure:
+    """The session's resolution against ``environ``, computed (or unpacked) once."""
+    if environ is os.environ:
+        if state.process is None:
+            if state.shipped_error is not None:
+                state.process = _Failure(state.shipped_error)
+            elif state.shipped is not None:
+                try:
+                    state.process = _unpack(state.shipped)
+                except Exception:  # e.g. the schema's module is not importable in this worker
+                    state.process = _resolve(state, environ)
+            else:
+                state.process = _resolve(state, environ)
+        return state.process
+    if state.custom is None or state.custom[0] is not environ:
+        state.custom = (environ, _resolve(state, environ))
+    return state.custom[1]
+
+
+def _unpack(payload: str) -> Loaded[Any]:
+    import base64
+    import pickle
+
+    from ._load import _remember
+
+    loaded: Loaded[Any] = pickle.loads(base64.b64decode(payload))
+    _remember(loaded.config, loaded.trace)  # so layercfg.explain(cfg, ...) works on this worker
+    return loaded
+
+
+class _XdistController:
+    """Resolves once on the xdist controller and hands the result to every worker."""
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def pytest_configure_node(self, node: Any) -> None:
+        import base64
+        import pickle
+
+        state = self.state
+        if not state.active:
+            return  # inactive: workers resolve for themselves if a test asks
+        if state.payload is None:
+            outcome = _outcome(state, os.environ)
+            if isinstance(outcome, _Failure):
+                state.payload = {_WORKERINPUT_ERROR_KEY: outcome.message}
+            else:
+                try:
+                    state.payload = {_WORKERINPUT_KEY: base64.b64encode(pickle.dumps(outcome)).decode("ascii")}
+                except Exception:
+                    # A schema pickle cannot carry (a local class, a value without pickle
+                    # support): workers resolve for themselves, from the same files and variables.
+                    state.payload = {}
+        node.workerinput.update(state.payload)
+
+
+# --- the header ---------------------------------------------------------------------------------
+
+
+def _origin_text(trace: Any) -> str:
+    origin = trace.winner.origin
+    if origin.layer.label == "derived":
+        return "derived"
+    return f"{origin.layer.label}: {origin}"
+
+
+def _header_lines(loaded: Loaded[Any]) -> list[str]:
+    """What the header says about one resolution: profiles, endpoints and their origins, notes."""
+    from ._render import display, mask_text, secret_values, text
+    from .testing import service_fields
+
+    trace = loaded.trace
+    secrets = secret_values(trace)
+    names = list(service_fields(trace.schema).values())
+    if "websocket_url" in trace.fields:
+        names.append("websocket_url")
+    parts = ["profile " + (",".join(trace.profiles) or "(none)")]
+    notes = [*trace.warnings]
+    for name in names:
+        field = trace.fields[name]
+        shown = text(display(field.value, secret=field.secret))
+        parts.append(f"{name}={shown} ({_origin_text(field)})")
+        notes += [f"{name}: {warning}" for warning in field.warnings]
+    lines = ["layercfg: " + "; ".join(parts)]
+    lines += [f"layercfg: note {mask_text(note, secrets)}" for note in notes]
+    return lines
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.active:
+        return []
+    outcome = _outcome(state, os.environ)
+    if isinstance(outcome, _Failure):
+        lines = outcome.message.splitlines() or [""]
+        more = " (tests that use the config show the rest)" if len(lines) > 1 else ""
+        return [f"layercfg: configuration error: {lines[0]}{more}"]
+    return _header_lines(outcome)
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def layercfg_environ() -> Mapping[str, str]:
+    """The environment layercfg resolves from (``os.environ``); override it, e.g. with a dict."""
+    return os.environ
+
+
+@pytest.fixture(scope="session")
+def layercfg_config(request: pytest.FixtureRequest, layercfg_environ: Mapping[str, str]) -> Any:
+    """The session's resolved layercfg config; a configuration error fails the tests that ask."""
+    outcome = _outcome(request.config.stash[_STATE], layercfg_environ)
+    if isinstance(outcome, _Failure):
+        pytest.fail(f"layercfg: {outcome.message}", pytrace=False)
+    return outcome.config
+
+
+# --- the requires_service marker ----------------------------------------------------------------
+
+
+class _MarkerError(Exception):
+    pass
+
+
+def _service_names(item: pytest.Item) -> Iterator[str]:
+    for marker in item.iter_markers("requires_service"):
+        if len(marker.args) != 1 or not isinstance(marker.args[0], str) or marker.kwargs:
+            raise _MarkerError(f"{item.nodeid}: use @pytest.mark.requires_service('NAME'), got {marker}")
+        yield marker.args[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    marked = [
+        item for item in items if isinstance(item, pytest.Function) and item.get_closest_marker("requires_service")
+    ]
+    if not marked:
+        return
+    # A usage error stops the run before any test. xdist workers collect too, but a usage
+    # error there crashes the worker, so they leave it to the gate, which fails the test.
+    if not hasattr(config, "workerinput"):
+        _check_markers(config.stash[_STATE], marked)
+    for item in marked:
+        # First, like skipif: no fixture of the test (a connection, a client) runs against a dead service.
+        item.fixturenames.insert(0, _GATE)
+
+
+def _check_markers(state: _State, marked: list[pytest.Function]) -> None:
+    try:
+        names = {name for item in marked for name in _service_names(item)}
+    except _MarkerError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    known = _known_services(state)
+    if known is not None:
+        unknown = sorted(names - set(known))
+        if unknown:
+            listing = ", ".join(sorted(known)) or "(none)"
+            raise pytest.UsageError(f"requires_service: unknown service {unknown[0]!r} (known: {listing})")
+
+
+def _known_services(state: _State) -> dict[str, str] | None:
+    """The schema's services without resolving values; None when the schema cannot be read
+    (the gate fixture then reports the load's own error)."""
+    from ._project import find_project
+    from .exceptions import LayercfgError
+    from .testing import service_fields
+
+    try:
+        return service_fields(find_project(state.project_dir).load_schema())
+    except LayercfgError:
+        return None
+
+
+def _is_ci(environ: Mapping[str, str]) -> bool:
+    return environ.get("CI", "").strip().lower() in _TRUE
+
+
+@pytest.fixture
+def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
+    """Skip (or fail, when strict) a test whose required services do not accept a connection."""
+    from ._probe import ProbeRequest, probe
+    from ._render import mask_text, secret_values
+    from .exceptions import LayercfgError
+    from .testing import service_field
+
+    state = request.config.stash[_STATE]
+    try:
+        names = list(dict.fromkeys(_service_names(request.node)))
+    except _MarkerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cfg = request.getfixturevalue("layercfg_config")
+    loaded = _outcome(state, request.getfixturevalue("layercfg_environ"))
+    assert not isinstance(loaded, _Failure)  # layercfg_config has already failed the test
+    # CI is read from the process, not from layercfg_environ: a project that hands layercfg a
+    # clean dict still runs in CI, where a skipped service test must not pass unnoticed.
+    strict = state.strict or _is_ci(os.environ)
+    for name in names:
+        try:
+            field = service_field(type(cfg), name)
+        except LayercfgError as exc:
+            pytest.fail(f"requires_service: {exc}", pytrace=False)
+        origin = loaded.trace.fields[field].winner.origin
+        url = getattr(cfg, field)
+        if name not in state.probes and url:
+            budget = float(getattr(cfg, "probe_timeout", 1.0))
+            state.probes[name] = probe(ProbeRequest(str(url), kind="tcp"), budget=budget)
+        result = state.probes.get(name)
+        if result is not None and result.ok:
+            continue
+        found = result.describe() if result is not None else f"{field} is not set"
+        message = (
+            f"{name} not reachable: {found} (set by {origin.layer.label}: {origin}); "
+            f"fallback {getattr(cfg, 'fallback', 'off')} — run `layercfg explain {field}`"
+        )
+        message = mask_text(message, secret_values(loaded.trace))
+        if strict:
+            why = "--layercfg-strict" if state.strict else "CI=true"
+            pytest.fail(f"{message} [{why}: not skipped]", pytrace=False)
+        pytest.skip(message)
