@@ -156,16 +156,13 @@ def _host(host_ip: str | None) -> str:
 
 
 def read_compose(
-    settings: DiscoverySettings,
-    project: ProjectSettings,
-    variables: ComposeVariables,
-    compose_files: Sequence[str] | None = None,
+    compose_files: Sequence[str], project: ProjectSettings, variables: ComposeVariables
 ) -> list[ComposeReport]:
-    """Find and parse the compose files (the profile's, or ``compose_files``)."""
+    """Find and parse compose files, each where named or in the usual places."""
     from ._compose import find_compose_file, load_compose_file
 
     reports = []
-    for requested in compose_files if compose_files is not None else settings.compose_files:
+    for requested in compose_files:
         found = find_compose_file(requested, project.project_dir)
         searched = tuple(project.relative(path) for path in found.searched)
         if found.path is None:
@@ -231,7 +228,7 @@ def run_discovery(
         return [], DiscoveryReport(settings), []
     variables = ComposeVariables(environ, env_files)
     notes: list[str] = []
-    reports = read_compose(settings, project, variables)
+    reports = read_compose(settings.compose_files, project, variables)
     for report in reports:
         if report.path is None:
             notes.append(f"compose file {report.requested} not found (searched {', '.join(report.searched)})")

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ._discovery import ComposeReport, ComposeVariables, DiscoverySettings, port_of, read_compose
+from ._discovery import ComposeReport, ComposeVariables, port_of, read_compose
 from ._load import Resolution, resolve
 from ._provenance import FieldTrace, LayerKind, Trace
 from ._render import display, mask_text, secret_values, text
@@ -120,8 +120,7 @@ def _compose_checks(
         return []
     named_at = _origin_text(trace.fields.get("compose_files")) if not requested else "--compose-file"
     variables = ComposeVariables(environ, resolution.env_files)
-    settings = DiscoverySettings("auto", 0.0, files, None, None, ())
-    reports = read_compose(settings, project, variables, files)
+    reports = read_compose(files, project, variables)
     findings: list[Finding] = []
     for report in reports:
         findings += _compose_file_findings(report, named_at)

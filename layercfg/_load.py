@@ -243,10 +243,7 @@ def resolve(
     if schema is None:
         schema = settings.load_schema()
     info = schema_info(schema, settings.env_prefix)  # type: ignore[arg-type]  # classes are hashable
-    from ._testenv import TestEnvConfig
-
-    include_builtin = settings.builtin_profiles if settings.builtin_profiles is not None else schema is TestEnvConfig
-    reader = ProfileReader(settings, info, include_builtin)
+    reader = ProfileReader(settings, info, settings.includes_builtin_profiles(schema))
     names = _profile_names(profile, settings, environ, reader)
     profiles = reader.resolve(names)
 

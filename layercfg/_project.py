@@ -42,6 +42,14 @@ class ProjectSettings:
         except ValueError:
             return str(path)
 
+    def includes_builtin_profiles(self, schema: type) -> bool:
+        """Built-in profiles apply to the built-in schema unless builtin_profiles says otherwise."""
+        if self.builtin_profiles is not None:
+            return self.builtin_profiles
+        from ._testenv import TestEnvConfig
+
+        return schema is TestEnvConfig
+
     def load_schema(self) -> type:
         module_name, _, attr = self.schema.partition(":")
         where = f"{self.pyproject}" if self.pyproject else "[tool.layercfg]"

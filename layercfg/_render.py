@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._provenance import Candidate, FieldTrace, LayerKind, Status, Trace
-from ._schema import SECRET_MASK, looks_secret
+from ._schema import SECRET_MASK
 
 _LABEL_WIDTH = 9
 _LAYER_WIDTH = 12
@@ -168,7 +168,3 @@ def env_assignments(
 
 def dumps(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)
-
-
-def is_secret_name(name: str) -> bool:
-    return looks_secret(name)

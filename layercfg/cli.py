@@ -169,12 +169,12 @@ def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     from ._profiles import ProfileReader
     from ._project import find_project
     from ._schema import schema_info
-    from ._testenv import TestEnvConfig
 
     settings = find_project(options.project_dir)
     schema = settings.load_schema()
-    include = settings.builtin_profiles if settings.builtin_profiles is not None else schema is TestEnvConfig
-    reader = ProfileReader(settings, schema_info(schema, settings.env_prefix), include)
+    reader = ProfileReader(
+        settings, schema_info(schema, settings.env_prefix), settings.includes_builtin_profiles(schema)
+    )
     rows = []
     for name in sorted(reader.available):
         profile = reader.read(name)
