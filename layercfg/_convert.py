@@ -18,9 +18,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._schema import SECRET_MASK, FieldSpec
+from ._words import FALSE_WORDS, TRUE_WORDS
 
-TRUE_WORDS = ("true", "1", "yes", "on")
-FALSE_WORDS = ("false", "0", "no", "off")
 NONE_WORDS = ("", "none", "null")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ._docker import url_host
 from ._project import ProjectSettings
 from ._provenance import LayerKind, Origin
 from ._schema import SchemaInfo
@@ -149,12 +150,6 @@ def port_of(url: str) -> int | None:
     return _DEFAULT_PORTS.get(url.split(":", 1)[0])
 
 
-def _host(host_ip: str | None) -> str:
-    if not host_ip or host_ip in ("0.0.0.0", "::", "[::]"):
-        return "localhost"
-    return f"[{host_ip}]" if ":" in host_ip else host_ip
-
-
 def read_compose(
     compose_files: Sequence[str], project: ProjectSettings, variables: ComposeVariables
 ) -> list[ComposeReport]:
@@ -191,7 +186,7 @@ def _declared(service: ServiceSpec, reports: Sequence[ComposeReport], variables:
                 for mapping in candidate.ports:
                     if mapping.container_port != service.container_port or mapping.host_port is None:
                         continue
-                    url = f"http://{_host(mapping.host_ip)}:{mapping.host_port}"
+                    url = f"http://{url_host(mapping.host_ip)}:{mapping.host_port}"
                     return Declared(
                         service,
                         candidate.name,

@@ -32,7 +32,9 @@ __all__ = [
     "ServiceDiscovery",
     "ServiceQuery",
     "check_engine",
+    "connect_host",
     "discover",
+    "url_host",
 ]
 
 SERVICE_LABEL: Final = "com.docker.compose.service"
@@ -45,7 +47,7 @@ DEFAULT_ENGINE: Final = "unix:///var/run/docker.sock"
 # only when no label or name matched; past this many inspections we stop and say so.
 MAX_ALIAS_INSPECTIONS: Final = 25
 _BUILTIN_NETWORKS: Final = frozenset({"bridge", "host", "none"})
-_ANY_ADDRESS: Final = frozenset({"", "0.0.0.0", "::"})
+_ANY_ADDRESS: Final = frozenset({"", "0.0.0.0", "::", "[::]"})
 # No Docker call gets less than this, so an almost spent budget still yields a real answer or
 # a real timeout rather than a zero timeout (which would mean "block forever" to a socket).
 _MIN_CALL_TIMEOUT: Final = 0.05
@@ -82,13 +84,12 @@ class PublishedPort:
     @property
     def host(self) -> str:
         """The host to connect to: ``localhost`` for a wildcard binding, else its address."""
-        return "localhost" if self.host_ip in _ANY_ADDRESS else self.host_ip
+        return connect_host(self.host_ip)
 
     @property
     def url_host(self) -> str:
         """:attr:`host` as it goes into a URL: IPv6 addresses in brackets."""
-        host = self.host
-        return f"[{host}]" if ":" in host else host
+        return url_host(self.host_ip)
 
     def describe(self) -> str:
         """One line for provenance: which container, why it matched, which binding."""
@@ -105,6 +106,17 @@ class PublishedPort:
             f"docker container {self.container_name}{where}: "
             f"{self.container_port}/{self.protocol} -> {ip}:{self.host_port}"
         )
+
+
+def connect_host(host_ip: str | None) -> str:
+    """Where to connect for a port bound on ``host_ip``: ``localhost`` for a wildcard binding."""
+    return "localhost" if not host_ip or host_ip in _ANY_ADDRESS else host_ip
+
+
+def url_host(host_ip: str | None) -> str:
+    """:func:`connect_host` as it goes into a URL: IPv6 addresses in brackets."""
+    host = connect_host(host_ip)
+    return f"[{host}]" if ":" in host else host
 
 
 @attrs.frozen

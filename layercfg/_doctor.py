@@ -21,6 +21,7 @@ import attrs
 
 from ._discovery import ComposeReport, ComposeVariables, port_of, read_compose
 from ._load import Resolution, resolve
+from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Trace
 from ._render import display, mask_text, secret_values, text
 from ._schema import SchemaInfo, schema_info
@@ -179,12 +180,8 @@ def _services(report: ComposeReport) -> list[Any]:
     return list(compose.services.values()) if compose is not None else []
 
 
-def _relative(path: Path, project: Any) -> str:
-    return str(project.relative(path))
-
-
 def _build_findings(
-    reports: Sequence[ComposeReport], compose_project: Path, search_root: Path, project: Any
+    reports: Sequence[ComposeReport], compose_project: Path, search_root: Path, project: ProjectSettings
 ) -> list[Finding]:
     from ._compose import resolve_build
 
@@ -195,7 +192,7 @@ def _build_findings(
             if spec is None:
                 continue
             resolved = resolve_build(spec, compose_project, search_root)
-            base = _relative(compose_project, project)
+            base = project.relative(compose_project)
             where = f"{report.display}:{spec.dockerfile_line or spec.line}"
             if not resolved.context_exists:
                 findings.append(
@@ -203,19 +200,19 @@ def _build_findings(
                         "compose.context-missing",
                         "error",
                         f"service {service.name}: build context {spec.context_text!r} resolves to "
-                        f"{_relative(resolved.context, project)} (relative to the compose project directory "
+                        f"{project.relative(resolved.context)} (relative to the compose project directory "
                         f"{base}/), which does not exist",
                         f"{report.display}:{spec.line}",
                     )
                 )
             elif not resolved.dockerfile_exists:
-                found = f"; found {_relative(resolved.suggestion, project)}" if resolved.suggestion else ""
+                found = f"; found {project.relative(resolved.suggestion)}" if resolved.suggestion else ""
                 findings.append(
                     Finding(
                         "compose.dockerfile-missing",
                         "error",
                         f"service {service.name}: dockerfile {spec.dockerfile_text or 'Dockerfile'} resolves to "
-                        f"{_relative(resolved.dockerfile, project)} (context {spec.context_text!r} is relative to "
+                        f"{project.relative(resolved.dockerfile)} (context {spec.context_text!r} is relative to "
                         f"{base}/), which does not exist{found}",
                         where,
                     )
@@ -334,8 +331,8 @@ def _port_checks(resolution: Resolution) -> list[Finding]:
 
 def _who(field: FieldTrace) -> str:
     origin = field.winner.origin
-    if origin.source.startswith("env "):
-        return origin.source[4:]
+    if origin.layer is LayerKind.ENVIRONMENT and origin.variable:
+        return origin.variable
     return f"{field.name} (set by {origin.source})"
 
 
@@ -359,7 +356,7 @@ def _legacy_checks(trace: Trace, secrets: Sequence[str]) -> list[Finding]:
             if str(candidate.raw) == str(field.value):
                 continue
             shown = text(display(candidate.raw, secret=field.secret))
-            variable = origin.source.split(" in ")[0].removeprefix("env ")
+            variable = origin.variable
             findings.append(
                 Finding(
                     "legacy.disagree",

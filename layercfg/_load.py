@@ -15,7 +15,7 @@ from ._merge import Ranked, legacy_warning, merge, name_warnings
 from ._profiles import ProfileReader, profile_layer, split_profile_names
 from ._project import ProjectSettings, find_project
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
-from ._schema import FieldSpec, SchemaInfo, schema_info
+from ._schema import SECRET_MASK, FieldSpec, SchemaInfo, schema_info
 from ._sources import (
     EnvFile,
     Layer,
@@ -80,7 +80,7 @@ class _Resolver:
             self.errors.append(ConversionError(spec.name, str(exc), origin))
             return None, False
 
-    def _plain(self, spec: FieldSpec, ranked: Sequence[Ranked], extra_warnings: Sequence[str] = ()) -> _Resolved:
+    def _plain(self, spec: FieldSpec, ranked: Sequence[Ranked]) -> _Resolved:
         if not ranked:
             self.errors.append(
                 LayercfgError(f"{spec.name}: required, but no layer sets it (set {spec.env} or add it to a profile)")
@@ -90,7 +90,7 @@ class _Resolver:
         top = ranked[0]
         value, ok = self._convert(spec, top.entry.raw, top.entry.origin)
         winner = Candidate(top.entry.origin, top.entry.raw, top.tier, Status.WON if ok else Status.INVALID, value)
-        warnings = [*extra_warnings]
+        warnings = []
         legacy = legacy_warning(top.entry)
         if legacy:
             warnings.append(legacy)
@@ -126,7 +126,7 @@ class _Resolver:
         if explicit:
             stale = explicit[0]
             newest = max(inputs, key=lambda resolved: resolved.tier)
-            shown = "<secret>" if spec.secret else stale.entry.raw
+            shown = SECRET_MASK if spec.secret else stale.entry.raw
             warnings.append(
                 f"half-overridden pair: {spec.name}={shown} from {stale.entry.origin} is below "
                 f"{newest.trace.name} from {newest.trace.winner.origin}; using the derived value instead "
@@ -238,6 +238,8 @@ def resolve(
     Unknown profiles, cyclic extends and unknown override fields still raise: nothing
     sensible can be resolved without them.
     """
+    if fallback not in (None, "off", "auto", "force"):
+        raise LayercfgError(f"fallback must be 'off', 'auto' or 'force', got {fallback!r}")
     environ = os.environ if environ is None else environ
     settings = find_project(project_dir)
     if schema is None:
@@ -272,8 +274,6 @@ def resolve(
     resolved = resolver.run()
     fields = {name: resolved[name].trace for name in info.fields}  # schema order
     fallback_report = None
-    if fallback not in (None, "off", "auto", "force"):
-        raise LayercfgError(f"fallback must be 'off', 'auto' or 'force', got {fallback!r}")
     mode = fallback or (fields["fallback"].value if "fallback" in fields else "off")
     if not resolver.errors and mode != "off":
         from ._fallback import apply_fallback

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from ._provenance import LayerKind
 from ._schema import SECRET_MASK, SchemaInfo
 from ._sources import Entry, Layer
 
@@ -46,12 +47,13 @@ def name_warnings(ranked: Sequence[Ranked], secret: bool) -> list[str]:
         end = start + 1
         while end < len(ranked) and ranked[end].tier == winner.tier:
             loser = ranked[end].entry
-            if loser.raw != winner.entry.raw and winner.entry.variable and loser.variable:
+            won = winner.entry.origin.variable
+            lost = loser.origin.variable
+            if loser.raw != winner.entry.raw and won and lost:
                 why = "the canonical name wins" if winner.entry.prefer is None else "later in the alias order"
                 warnings.append(
-                    f"{loser.variable}={_show(loser.raw, secret)} and "
-                    f"{winner.entry.variable}={_show(winner.entry.raw, secret)} disagree"
-                    f" in {_where(winner.entry)}; {winner.entry.variable} wins ({why})"
+                    f"{lost}={_show(loser.raw, secret)} and {won}={_show(winner.entry.raw, secret)} disagree"
+                    f" in {_where(winner.entry)}; {won} wins ({why})"
                 )
             end += 1
         start = end
@@ -62,11 +64,13 @@ def legacy_warning(entry: Entry) -> str | None:
     """``TEST_BACKEND_URL is a legacy name; prefer NETRA_BACKEND_URL`` when an alias won."""
     if entry.prefer is None:
         return None
-    return f"{entry.variable} is a legacy name; prefer {entry.prefer}"
+    return f"{entry.origin.variable} is a legacy name; prefer {entry.prefer}"
 
 
 def _where(entry: Entry) -> str:
-    return "the environment" if entry.origin.source.startswith("env ") else entry.origin.source.split(" in ", 1)[-1]
+    if entry.origin.layer is LayerKind.ENVIRONMENT:
+        return "the environment"
+    return entry.origin.source.split(" in ", 1)[-1]  # "NAME in config/.env.x" -> the file
 
 
 def _show(raw: object, secret: bool) -> str:

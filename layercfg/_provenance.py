@@ -54,13 +54,15 @@ class Origin:
 
     ``source`` names the thing (``env TEST_BACKEND_URL``, ``profile docker``,
     ``config/.env.alpine-test``); ``location`` is ``PATH:LINE`` where a file is
-    involved; ``detail`` adds why (``legacy alias of NETRA_BACKEND_URL``).
+    involved; ``detail`` adds why (``legacy alias of NETRA_BACKEND_URL``); ``variable``
+    is the exact variable name when one was read.
     """
 
     layer: LayerKind
     source: str
     location: str | None = None
     detail: str | None = None
+    variable: str | None = None  # the variable name it came under (environment, env files)
 
     def __str__(self) -> str:
         text = self.source

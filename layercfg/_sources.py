@@ -6,14 +6,15 @@ the mapping it reads (``environ``) so tests pass a dict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
 
 from ._provenance import LayerKind, Origin
-from ._schema import FieldSpec, SchemaInfo
-from .exceptions import LayercfgError, MalformedFileError, UnknownFieldError, UnreadableFileError
+from ._schema import SchemaInfo
+from ._words import FALSE_WORDS, TRUE_WORDS
+from .exceptions import MalformedFileError, UnknownFieldError, UnreadableFileError
 
 
 @attrs.frozen
@@ -27,7 +28,6 @@ class Entry:
     field: str
     raw: object
     origin: Origin
-    variable: str | None = None  # the variable name it came under (environment, env files)
     prefer: str | None = None
 
 
@@ -68,28 +68,28 @@ def _named_entries(
         if spec is None or value == "":
             continue
         if name == spec.env:
-            canonical.append(Entry(spec.name, value, Origin(layer, source_of(name), location), variable=name))
+            canonical.append(Entry(spec.name, value, Origin(layer, source_of(name), location, variable=name)))
         elif name in spec.switch_names:
             # A legacy on/off switch means one value of the field when true, nothing when false.
             meant = dict(spec.switches)[name]
             word = value.strip().lower()
-            if word in ("false", "0", "no", "off"):
+            if word in FALSE_WORDS:
                 continue
-            raw = meant if word in ("true", "1", "yes", "on") else value
+            raw = meant if word in TRUE_WORDS else value
             detail = f"legacy switch: {name}={value} means {spec.name} = {meant!r}; prefer {spec.env}"
-            origin = Origin(layer, source_of(name), location, detail)
+            origin = Origin(layer, source_of(name), location, detail, variable=name)
             rank = spec.switch_names.index(name) - len(spec.switch_names) - len(spec.port_aliases)
-            aliases.append((rank, Entry(spec.name, raw, origin, variable=name, prefer=spec.env)))
+            aliases.append((rank, Entry(spec.name, raw, origin, prefer=spec.env)))
         elif name in spec.port_aliases:
             # A legacy port variable says only where the backend is published on this host.
             raw = f"http://localhost:{value.strip()}" if value.strip().isdigit() else value
             detail = f"legacy port variable: {name}={value} means {raw}; prefer {spec.env}"
-            origin = Origin(layer, source_of(name), location, detail)
-            entry = Entry(spec.name, raw, origin, variable=name, prefer=spec.env)
+            origin = Origin(layer, source_of(name), location, detail, variable=name)
+            entry = Entry(spec.name, raw, origin, prefer=spec.env)
             aliases.append((spec.port_aliases.index(name) - len(spec.port_aliases), entry))
         else:
-            origin = Origin(layer, source_of(name), location, f"legacy alias of {spec.env}")
-            entry = Entry(spec.name, value, origin, variable=name, prefer=spec.env)
+            origin = Origin(layer, source_of(name), location, f"legacy alias of {spec.env}", variable=name)
+            entry = Entry(spec.name, value, origin, prefer=spec.env)
             aliases.append((spec.aliases.index(name), entry))
     aliases.sort(key=lambda pair: pair[0])
     return (*(entry for _, entry in aliases), *canonical)
@@ -161,24 +161,3 @@ def override_layer(overrides: Mapping[str, object], info: SchemaInfo, source: st
             raise UnknownFieldError(name, info.suggest(name))
         entries.append(Entry(name, value, Origin(LayerKind.OVERRIDE, source)))
     return Layer(LayerKind.OVERRIDE, source, tuple(entries))
-
-
-def parse_assignments(assignments: Iterable[str], info: SchemaInfo) -> dict[str, str]:
-    """``["backend_url=http://x", ...]`` -> ``{"backend_url": "http://x"}``; field names checked."""
-    result: dict[str, str] = {}
-    for text in assignments:
-        name, sep, value = text.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise LayercfgError(f"expected FIELD=VALUE, got {text!r}")
-        if name not in info.fields:
-            raise UnknownFieldError(name, info.suggest(name))
-        result[name] = value
-    return result
-
-
-def spec_names(spec: FieldSpec) -> str:
-    """``NETRA_X (aliases: A, B)`` for help and schema output."""
-    if not spec.aliases:
-        return spec.env
-    return f"{spec.env} (legacy: {', '.join(spec.aliases)})"

@@ -19,6 +19,7 @@ import click
 
 from . import _render
 from ._load import Loaded, load
+from ._words import split_assignments
 from .exceptions import LayercfgError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,13 +87,10 @@ def _options(ctx: click.Context, **given: Any) -> CommonOptions:
 
 
 def _split_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    overrides = {}
-    for text in assignments:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected FIELD=VALUE, got {text!r}", param_hint="'--set'")
-        overrides[name.strip()] = value
-    return overrides
+    try:
+        return split_assignments(assignments)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--set'") from None
 
 
 def _load(options: CommonOptions, profile: str | None = None) -> Loaded[Any]:

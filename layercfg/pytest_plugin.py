@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._words import TRUE_WORDS, split_assignments
+
 if TYPE_CHECKING:
     from ._load import Loaded
     from ._probe import ProbeResult
@@ -25,8 +27,6 @@ _WORKERINPUT_KEY = "layercfg_loaded"
 _WORKERINPUT_ERROR_KEY = "layercfg_error"
 _GATE = "_layercfg_requires_service"
 _OVERRIDE_SOURCE = "--layercfg-set"
-# The boolean table of layercfg's parser (true/1/yes/on), for the CI variable.
-_TRUE = frozenset({"true", "1", "yes", "on"})
 
 
 class _Failure:
@@ -128,13 +128,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _assignments(lines: list[str], where: str) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for text in lines:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise pytest.UsageError(f"{where}: expected FIELD=VALUE, got {text!r}")
-        result[name.strip()] = value
-    return result
+    try:
+        return split_assignments(lines)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -364,7 +361,7 @@ def _known_services(state: _State) -> dict[str, str] | None:
 
 
 def _is_ci(environ: Mapping[str, str]) -> bool:
-    return environ.get("CI", "").strip().lower() in _TRUE
+    return environ.get("CI", "").strip().lower() in TRUE_WORDS
 
 
 @pytest.fixture
