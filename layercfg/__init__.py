@@ -24,7 +24,7 @@ from .exceptions import (
 if TYPE_CHECKING:
     from ._load import Loaded, explain, load, load_config, provenance
     from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
-    from ._schema import Derivation, Setting, setting
+    from ._schema import Derivation, Service, Setting, setting
     from ._testenv import TestEnvConfig
     from .testing import wait_for_service
 
@@ -39,6 +39,7 @@ __all__ = [
     "Loaded",
     "Origin",
     "ProfileError",
+    "Service",
     "ServiceTimeoutError",
     "Setting",
     "SourceError",
@@ -68,6 +69,7 @@ _LAZY = {
     "Status": "._provenance",
     "Trace": "._provenance",
     "Derivation": "._schema",
+    "Service": "._schema",
     "Setting": "._schema",
     "setting": "._schema",
     "TestEnvConfig": "._testenv",

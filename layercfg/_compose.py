@@ -29,6 +29,7 @@ __all__ = [
     "BuildSpec",
     "ComposeFile",
     "ComposeService",
+    "EnvironmentValue",
     "FoundComposeFile",
     "PortMapping",
     "find_compose_file",
@@ -79,6 +80,16 @@ class BuildSpec:
 
 
 @attrs.frozen
+class EnvironmentValue:
+    """One entry of a service's ``environment:``, interpolated; ``value`` None when only named."""
+
+    name: str
+    value: str | None = attrs.field(repr=False)
+    line: int
+    text: str = attrs.field(repr=False)  # as written, before interpolation
+
+
+@attrs.frozen
 class ComposeService:
     """The parts of one compose service that configuration needs; ``line`` is its name's line."""
 
@@ -90,6 +101,8 @@ class ComposeService:
     path: Path
     line: int
     environment_keys: tuple[str, ...]
+    # Values may be secrets: kept for credentials discovery, never printed and not part of equality.
+    environment: Mapping[str, EnvironmentValue] = attrs.field(factory=dict, repr=False, eq=False)
 
 
 @attrs.frozen
@@ -258,7 +271,34 @@ class _Reader:
             path=self.path,
             line=_line(key),
             environment_keys=_environment_keys(items["environment"][1]) if "environment" in items else (),
+            environment=self.environment(name, items["environment"][1]) if "environment" in items else {},
         )
+
+    def environment(self, service: str, node: yaml.Node) -> dict[str, EnvironmentValue]:
+        """``environment:`` in mapping or list form, interpolated, each entry with its line."""
+        found: dict[str, EnvironmentValue] = {}
+        pairs: list[tuple[str, str | None, yaml.Node]] = []
+        if isinstance(node, yaml.MappingNode):
+            for key, (_key_node, value_node) in _items(node).items():
+                pairs.append((key, _scalar(value_node), value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                text = _scalar(item)
+                if text is None:
+                    continue
+                key, sep, written = text.partition("=")
+                pairs.append((key.strip(), written if sep else None, item))
+        for name, raw, value_node in pairs:
+            if raw is None:
+                found[name] = EnvironmentValue(name, None, _line(value_node), "")
+                continue
+            try:
+                value = interpolate(raw, self.lookup).value
+            except InterpolationError as exc:
+                self.warn(value_node, service, f"environment {name} ignored: {exc}")
+                continue
+            found[name] = EnvironmentValue(name, value, _line(value_node), raw)
+        return found
 
     def aliases(self, service: str, node: yaml.Node) -> tuple[str, ...]:
         # The short (list) syntax of `networks` cannot declare aliases.

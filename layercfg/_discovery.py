@@ -2,9 +2,10 @@
 
 Two layers, both of kind ``discovery``: ports *declared* in the profile's compose files
 (after compose interpolation from the env files and the environment), then ports
-*published* by running containers, which beat declarations. Which services to look
-for, their container ports and the time budget are ordinary config fields, so a
-profile or a variable sets them like anything else.
+*published* by running containers, which beat declarations. What to look for comes from
+the load's declared services (:class:`layercfg._schema.ServiceModel`): the names each runs
+under, its container ports and its URL scheme, so a discovered port becomes a URL in the
+service's own scheme, with the credentials its compose ``environment:`` declares.
 
 Nothing here raises for a missing engine or file: each problem becomes a note in the
 receipt (and an error only when the profile says ``discovery = "required"``).
@@ -12,32 +13,41 @@ receipt (and an error only when the profile says ``discovery = "required"``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
-from ._docker import url_host
+from ._merge import Ranked
 from ._project import ProjectSettings
-from ._provenance import LayerKind, Origin
-from ._schema import SchemaInfo
+from ._provenance import FieldTrace, LayerKind, Origin
+from ._resolve import top_value
+from ._schema import EndpointModel, SchemaInfo, ServiceModel
 from ._sources import Entry, EnvFile, Layer
 from .exceptions import DiscoveryError, LayercfgError
 
-_PORT = re.compile(r"^[a-z][a-z0-9+.-]*://(?:\[[^\]]*\]|[^/:?#]*)(?::(\d+))?")
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+if TYPE_CHECKING:
+    from ._compose import ComposeFile, ComposeService, PortMapping
+    from ._docker import DiscoveryResult, PublishedPort
 
 
 @attrs.frozen
-class ServiceSpec:
-    """One logical service to discover and the URL field it feeds."""
+class Target:
+    """One service endpoint to discover: where its URL goes and what it runs under."""
 
-    service: str  # "backend"
-    field: str  # "backend_url"
+    service: ServiceModel
+    endpoint: EndpointModel
     names: tuple[str, ...]
     container_port: int
+
+    @property
+    def label(self) -> str:
+        return self.endpoint.label
+
+    @property
+    def field(self) -> str:
+        return self.endpoint.url_field
 
 
 @attrs.frozen
@@ -47,20 +57,21 @@ class DiscoverySettings:
     compose_files: tuple[str, ...]
     project_directory: str | None
     project: str | None
-    services: tuple[ServiceSpec, ...]
+    targets: tuple[Target, ...]
 
 
 @attrs.frozen
 class Declared:
-    """A port a compose file declares for a service."""
+    """A port a compose file declares for a service endpoint."""
 
-    service: ServiceSpec
+    target: Target
     compose_service: str
     path: str  # as displayed
     line: int
     text: str  # the mapping as written, e.g. "${ALPINE_TEST_BACKEND_PORT:-8002}:8000"
     url: str
     decided_by: str  # which variable (or default) decided the host port
+    host_port: int
 
 
 @attrs.frozen
@@ -72,7 +83,7 @@ class ComposeReport:
     display: str | None
     moved: bool
     searched: tuple[str, ...]
-    file: Any  # _compose.ComposeFile when parsed, else None
+    file: ComposeFile | None
     error: str | None
 
 
@@ -82,33 +93,36 @@ class DiscoveryReport:
 
     settings: DiscoverySettings
     compose: tuple[ComposeReport, ...] = ()
-    declared: Mapping[str, Declared] = attrs.Factory(dict)  # field -> declaration
-    docker: Any = None  # _docker.DiscoveryResult when the engine was asked
-    published: Mapping[str, Any] = attrs.Factory(dict)  # field -> _docker.PublishedPort
+    declared: Mapping[str, Declared] = attrs.Factory(dict)  # URL field -> declaration
+    docker: DiscoveryResult | None = None  # when the engine was asked
+    published: Mapping[str, PublishedPort] = attrs.Factory(dict)  # URL field -> published port
     notes: tuple[str, ...] = ()
 
 
-def discovery_settings(values: Mapping[str, object], info: SchemaInfo) -> DiscoverySettings | None:
-    """Read discovery's own settings from first-pass values; None when the schema has none."""
-    if "discovery" not in info.fields:
-        return None
-    services = []
-    for spec in info.fields.values():
-        if spec.service is None:
-            continue
-        names = values.get(f"{spec.service}_service_names") or (spec.service,)
-        port = values.get(f"{spec.service}_container_port")
-        if isinstance(names, tuple) and isinstance(port, int):
-            services.append(ServiceSpec(spec.service, spec.name, tuple(str(n) for n in names), port))
-    compose_files = values.get("compose_files") or ()
-    budget = values.get("docker_timeout")
+def discovery_settings(ranked: Mapping[str, Sequence[Ranked]], info: SchemaInfo) -> DiscoverySettings:
+    """Discovery's own settings and targets, from every layer but discovery (bad values fall back
+    to defaults here; the full resolution reports them with their source)."""
+
+    def value(name: str, default: object) -> object:
+        found = top_value(ranked, info, name)
+        return default if found is None else found
+
+    targets = []
+    for service in info.services.values():
+        names = value(service.names_setting, (service.name,))
+        for endpoint in service.endpoints:
+            port = value(endpoint.container_port_setting, None)
+            if isinstance(names, tuple) and isinstance(port, int):
+                targets.append(Target(service, endpoint, tuple(str(n) for n in names), port))
+    compose_files = value("compose_files", ())
+    budget = value("docker_timeout", 2.0)
     return DiscoverySettings(
-        mode=str(values.get("discovery") or "off"),
+        mode=str(value("discovery", "off")),
         budget=float(budget) if isinstance(budget, (int, float)) else 2.0,
         compose_files=tuple(str(f) for f in compose_files) if isinstance(compose_files, tuple) else (),
-        project_directory=_optional_str(values.get("compose_project_directory")),
-        project=_optional_str(values.get("compose_project")),
-        services=tuple(services),
+        project_directory=_optional_str(value("compose_project_directory", None)),
+        project=_optional_str(value("compose_project", None)),
+        targets=tuple(targets),
     )
 
 
@@ -142,12 +156,17 @@ class ComposeVariables:
 
 def port_of(url: str) -> int | None:
     """The port a URL connects to (explicit, or the scheme's default)."""
-    match = _PORT.match(url)
-    if not match:
-        return None
-    if match.group(1):
-        return int(match.group(1))
-    return _DEFAULT_PORTS.get(url.split(":", 1)[0])
+    from ._endpoints import url_parts
+
+    port = url_parts(url)["port"]
+    return port if isinstance(port, int) else None
+
+
+def host_of(url: str) -> str | None:
+    from ._endpoints import url_parts
+
+    host = url_parts(url)["host"]
+    return host if isinstance(host, str) else None
 
 
 def read_compose(
@@ -173,34 +192,76 @@ def read_compose(
     return reports
 
 
-def _declared(service: ServiceSpec, reports: Sequence[ComposeReport], variables: ComposeVariables) -> Declared | None:
-    """The first compose service matching ``service.names`` (in order) that publishes its container port."""
-    for name in service.names:
+def compose_service_for(
+    names: Sequence[str], reports: Sequence[ComposeReport]
+) -> tuple[str, ComposeReport, ComposeService] | None:
+    """The first compose service (in ``names`` order) that is named, or aliased, as one of ``names``."""
+    for name in names:
         for report in reports:
-            compose = report.file
-            if compose is None:
+            if report.file is None:
                 continue
-            for candidate in compose.services.values():
-                if name not in (candidate.name, candidate.container_name, *candidate.aliases):
-                    continue
-                for mapping in candidate.ports:
-                    if mapping.container_port != service.container_port or mapping.host_port is None:
-                        continue
-                    url = f"http://{url_host(mapping.host_ip)}:{mapping.host_port}"
-                    return Declared(
-                        service,
-                        candidate.name,
-                        report.display or report.requested,
-                        mapping.line,
-                        mapping.text,
-                        url,
-                        _decided_by(mapping, variables),
-                    )
+            for candidate in report.file.services.values():
+                if name in (candidate.name, candidate.container_name, *candidate.aliases):
+                    return name, report, candidate
     return None
 
 
-def _decided_by(mapping: object, variables: ComposeVariables) -> str:
-    interpolated = getattr(mapping, "interpolated", None)
+def _credentials(
+    target: Target, compose_service: ComposeService | None, report: ComposeReport | None
+) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    """user/password/database a compose service declares in ``environment:``, with ``PATH:LINE``."""
+    values: dict[str, str] = {}
+    where: list[tuple[str, str]] = []
+    if compose_service is None or report is None:
+        return values, ()
+    for part, variable in target.service.credentials_env:
+        entry = compose_service.environment.get(variable)
+        if entry is None or not entry.value:
+            continue
+        values[part] = entry.value
+        where.append((part, f"{report.display or report.requested}:{entry.line} ({variable})"))
+    return values, tuple(where)
+
+
+def compose_url(target: Target, host: str, port: int, credentials: Mapping[str, str]) -> str:
+    """A discovered endpoint as a URL in the service's own scheme, with the credentials it declares."""
+    from ._endpoints import with_part
+
+    url = f"{target.endpoint.scheme}://{host}:{port}"
+    for part in ("user", "password", "database"):
+        if part in credentials and (part != "database" or target.endpoint.scheme not in ("http", "https")):
+            url = with_part(url, part, credentials[part])
+    return url
+
+
+def _declared(target: Target, reports: Sequence[ComposeReport], variables: ComposeVariables) -> Declared | None:
+    """The first compose service matching the target's names (in order) that publishes its container port."""
+    from ._docker import url_host
+
+    for name in target.names:
+        match = compose_service_for((name,), reports)
+        if match is None:
+            continue
+        _, report, candidate = match
+        for mapping in candidate.ports:
+            if mapping.container_port != target.container_port or mapping.host_port is None:
+                continue
+            credentials, _ = _credentials(target, candidate, report)
+            return Declared(
+                target,
+                candidate.name,
+                report.display or report.requested,
+                mapping.line,
+                mapping.text,
+                compose_url(target, url_host(mapping.host_ip), mapping.host_port, credentials),
+                _decided_by(mapping, variables),
+                mapping.host_port,
+            )
+    return None
+
+
+def _decided_by(mapping: PortMapping, variables: ComposeVariables) -> str:
+    interpolated = mapping.interpolated
     if interpolated is None:
         return "literal port"
     parts = []
@@ -219,7 +280,7 @@ def run_discovery(
     env_files: Sequence[EnvFile],
 ) -> tuple[list[Layer], DiscoveryReport, list[LayercfgError]]:
     """The compose and Docker layers (lowest first), what was seen, and errors (required mode only)."""
-    if settings.mode == "off" or not settings.services:
+    if settings.mode == "off" or not settings.targets:
         return [], DiscoveryReport(settings), []
     variables = ComposeVariables(environ, env_files)
     notes: list[str] = []
@@ -231,38 +292,40 @@ def run_discovery(
             notes.append(f"compose file {report.requested} not found where named; using {report.display}")
         if report.error:
             notes.append(f"compose file {report.display}: {report.error}")
-        compose = report.file
-        if compose is not None:
-            notes += list(compose.warnings)
+        if report.file is not None:
+            notes += list(report.file.warnings)
 
     declared: dict[str, Declared] = {}
     compose_entries = []
-    for service in settings.services:
-        found = _declared(service, reports, variables)
+    for target in settings.targets:
+        found = _declared(target, reports, variables)
         if found is None:
             continue
-        declared[service.field] = found
+        declared[target.field] = found
+        match = compose_service_for((found.compose_service,), reports)
+        _, where = _credentials(target, match[2] if match else None, match[1] if match else None)
         origin = Origin(
             LayerKind.DISCOVERY,
             f"compose service {found.compose_service}",
             f"{found.path}:{found.line}",
             f"{found.text}; {found.decided_by}",
+            parts=where,
         )
-        compose_entries.append(Entry(service.field, found.url, origin))
+        compose_entries.append(Entry(target.field, found.url, origin))
 
     from ._docker import ServiceQuery, discover
 
-    queries = [ServiceQuery(s.service, s.names, s.container_port, project=settings.project) for s in settings.services]
+    queries = [ServiceQuery(t.label, t.names, t.container_port, project=settings.project) for t in settings.targets]
     result = discover(queries, budget=settings.budget, environ=environ)
-    published = {}
+    published: dict[str, PublishedPort] = {}
     docker_entries = []
     errors: list[LayercfgError] = []
     if result.problem is not None:
         notes.append(
             f"docker: {result.problem.message} ({result.problem.kind}, {result.problem.elapsed * 1000:.0f} ms)"
         )
-    for service in settings.services:
-        outcome = result.services.get(service.service)
+    for target in settings.targets:
+        outcome = result.services.get(target.label)
         if outcome is None:
             continue
         for problem in outcome.problems:
@@ -270,43 +333,52 @@ def run_discovery(
         port = outcome.found
         if port is None:
             continue
-        published[service.field] = port
+        published[target.field] = port
+        # Credentials come from the compose declaration of the container's own compose service.
+        names = [n for n in (port.compose_service, port.container_name) if n]
+        match = compose_service_for(names, reports) if names else None
+        credentials, where = _credentials(target, match[2] if match else None, match[1] if match else None)
         detail = (
             f"{port.matched_by} {port.matched_name}: {port.container_port}/{port.protocol} -> "
             f"{port.host_ip or '0.0.0.0'}:{port.host_port}"
         )
-        origin = Origin(LayerKind.DISCOVERY, f"docker container {port.container_name}", None, detail)
-        docker_entries.append(Entry(service.field, f"http://{port.url_host}:{port.host_port}", origin))
+        origin = Origin(LayerKind.DISCOVERY, f"docker container {port.container_name}", None, detail, parts=where)
+        docker_entries.append(
+            Entry(target.field, compose_url(target, port.url_host, port.host_port, credentials), origin)
+        )
     if settings.mode == "required":
-        missing = [s for s in settings.services if s.field not in published and s.field not in declared]
-        for service in missing:
+        missing = [t for t in settings.targets if t.field not in published and t.field not in declared]
+        for target in missing:
             why = result.problem.message if result.problem else "no running container or compose declaration"
             errors.append(
                 DiscoveryError(
-                    f"{service.field}: discovery is required but service {service.service} "
-                    f"(names {', '.join(service.names)}) was not found: {why}"
+                    f"{target.field}: discovery is required but service {target.label} "
+                    f"(names {', '.join(target.names)}) was not found: {why}"
                 )
             )
     layers = [
         Layer(LayerKind.DISCOVERY, "discovery compose", tuple(compose_entries)),
         Layer(LayerKind.DISCOVERY, "discovery docker", tuple(docker_entries)),
     ]
-    return layers, DiscoveryReport(settings, tuple(reports), declared, result, published, tuple(notes)), errors
+    seen = DiscoveryReport(settings, tuple(reports), declared, result, published, tuple(notes))
+    return layers, seen, errors
 
 
-def port_conflicts(report: DiscoveryReport, winners: Mapping[str, tuple[str, Origin]]) -> dict[str, str]:
+def port_conflicts(report: DiscoveryReport, fields: Mapping[str, FieldTrace]) -> dict[str, str]:
     """field -> warning when the winning URL's port differs from the port a container publishes."""
     warnings = {}
     for field, published in report.published.items():
-        if field not in winners:
+        trace = fields.get(field)
+        if trace is None or not isinstance(trace.value, str):
             continue
-        url, origin = winners[field]
-        host_port = getattr(published, "host_port", None)
-        if origin.layer is LayerKind.DISCOVERY or port_of(url) == host_port:
+        origin = trace.winner.origin
+        port = port_of(trace.value)
+        if origin.layer is LayerKind.DISCOVERY or port == published.host_port:
             continue
-        name = getattr(published, "container_name", "?")
+        if origin.layer is LayerKind.FALLBACK:
+            continue  # staging is not on this machine: its port says nothing about the container
         warnings[field] = (
-            f"{field} points at port {port_of(url)} ({origin}) but docker container {name} publishes "
-            f"{getattr(published, 'container_port', '?')}/tcp on {host_port}; nothing may listen on {port_of(url)}"
+            f"{field} points at port {port} ({origin}) but docker container {published.container_name} publishes "
+            f"{published.container_port}/tcp on {published.host_port}; nothing may listen on {port}"
         )
     return warnings

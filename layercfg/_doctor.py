@@ -15,16 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._discovery import ComposeReport, ComposeVariables, port_of, read_compose
+from ._discovery import ComposeReport, ComposeVariables, compose_service_for, port_of, read_compose
 from ._load import Resolution, resolve
 from ._project import ProjectSettings
-from ._provenance import FieldTrace, LayerKind, Trace
+from ._provenance import FieldTrace, LayerKind, Status, Trace
 from ._render import display, mask_text, secret_values, text
-from ._schema import SchemaInfo, schema_info
 from .exceptions import (
     ConversionError,
     DiscoveryError,
@@ -32,6 +31,9 @@ from .exceptions import (
     SourceError,
     UnreadableFileError,
 )
+
+if TYPE_CHECKING:
+    from ._compose import ComposeService
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -98,7 +100,7 @@ def run_doctor(
     findings += _legacy_checks(trace, secrets)
     findings += _docker_check(resolution, environ)
     if probe and not resolution.errors:
-        findings += _endpoint_checks(trace, schema_info(trace.schema, resolution.project.env_prefix))
+        findings += _endpoint_checks(trace)
     findings += _fallback_check(trace)
     order = {severity: index for index, severity in enumerate(SEVERITIES)}
     return sorted(
@@ -120,8 +122,10 @@ def _compose_checks(
     if not files:
         return []
     named_at = _origin_text(trace.fields.get("compose_files")) if not requested else "--compose-file"
-    variables = ComposeVariables(environ, resolution.env_files)
-    reports = read_compose(files, project, variables)
+    if not requested and resolution.discovery is not None and resolution.compose:
+        reports: Sequence[ComposeReport] = resolution.compose  # read once, by discovery
+    else:
+        reports = read_compose(files, project, ComposeVariables(environ, resolution.env_files))
     findings: list[Finding] = []
     for report in reports:
         findings += _compose_file_findings(report, named_at)
@@ -133,7 +137,7 @@ def _compose_checks(
     base = project_directory or _value(trace, "compose_project_directory")
     compose_project = (project.project_dir / base).resolve() if base else first.parent
     findings += _build_findings(parsed, compose_project, project.project_dir, project)
-    findings += _service_findings(parsed, trace, schema_info(trace.schema, project.env_prefix))
+    findings += _service_findings(parsed, trace)
     return findings
 
 
@@ -168,16 +172,14 @@ def _compose_file_findings(report: ComposeReport, named_at: str) -> list[Finding
         findings.append(Finding("compose.found", "info", f"compose file {report.display}", report.display))
     if report.error:
         findings.append(Finding("compose.invalid", "error", report.error, report.display))
-    compose = report.file
-    for warning in getattr(compose, "warnings", ()):
+    for warning in report.file.warnings if report.file is not None else ():
         location, _, message = str(warning).partition(": ")
         findings.append(Finding("compose.interpolation", "warning", message or location, location if message else None))
     return findings
 
 
-def _services(report: ComposeReport) -> list[Any]:
-    compose: Any = report.file
-    return list(compose.services.values()) if compose is not None else []
+def _services(report: ComposeReport) -> list[ComposeService]:
+    return list(report.file.services.values()) if report.file is not None else []
 
 
 def _build_findings(
@@ -220,38 +222,33 @@ def _build_findings(
     return findings
 
 
-def _service_findings(reports: Sequence[ComposeReport], trace: Trace, info: SchemaInfo) -> list[Finding]:
+def _service_findings(reports: Sequence[ComposeReport], trace: Trace) -> list[Finding]:
     findings = []
     services = [(report, svc) for report in reports for svc in _services(report)]
     defined = sorted({svc.name for _, svc in services})
-    for spec in info.fields.values():
-        spec_service = spec.service
-        if spec_service is None:
-            continue
-        names = tuple(_value(trace, f"{spec_service}_service_names") or ())
-        match = None
-        for name in names:
-            for report, svc in services:
-                if name in (svc.name, svc.container_name, *svc.aliases):
-                    match = (name, report, svc)
-                    break
-            if match:
-                break
+    assert trace.info is not None
+    for service in trace.info.services.values():
+        names = tuple(_value(trace, service.names_setting) or ())
+        match = compose_service_for(names, reports)
         if match is None:
-            if spec_service == "backend":
-                findings.append(
-                    Finding(
-                        "compose.service-missing",
-                        "warning",
-                        f"{spec_service}: none of {', '.join(names)} is a service, container name or alias in "
-                        f"the compose files (they define {', '.join(defined)}); set {spec_service}_service_names",
-                    )
+            # A stack need not run every service (a database may run elsewhere): missing is a warning for
+            # the first service and for one whose names were set on purpose, a note for the others.
+            chosen = trace.fields[service.names_setting].winner.origin.layer is not LayerKind.DEFAULT
+            first = service is next(iter(trace.info.services.values()))
+            findings.append(
+                Finding(
+                    "compose.service-missing",
+                    "warning" if chosen or first else "info",
+                    f"{service.name}: none of {', '.join(names)} is a service, container name or alias in "
+                    f"the compose files (they define {', '.join(defined)}); set [services.{service.name}] names "
+                    f"in a profile (or {trace.info.fields[service.names_setting].env})",
                 )
+            )
             continue
         name, report, svc = match
         location = f"{report.display}:{svc.line}"
         how = "service" if name == svc.name else ("container name" if name == svc.container_name else "alias")
-        message = f"{spec_service} is compose service {svc.name} ({how} {name!r}) in {report.display}"
+        message = f"{service.name} is compose service {svc.name} ({how} {name!r}) in {report.display}"
         findings.append(Finding("compose.service-found", "info", message, location))
         if names and names[0] != svc.name:
             also = f" ({names[0]!r} is only its {how})" if name == names[0] else ""
@@ -259,7 +256,7 @@ def _service_findings(reports: Sequence[ComposeReport], trace: Trace, info: Sche
                 Finding(
                     "compose.service-renamed",
                     "info",
-                    f"{spec_service}: no compose service is named {names[0]!r}{also}; `docker compose up "
+                    f"{service.name}: no compose service is named {names[0]!r}{also}; `docker compose up "
                     f"{names[0]}` and lookups by compose service label will not find {svc.name}",
                     location,
                 )
@@ -301,8 +298,8 @@ def _port_checks(resolution: Resolution) -> list[Finding]:
     for field_name, published in report.published.items():
         field = trace.fields[field_name]
         port = port_of(str(field.value))
-        host_port = getattr(published, "host_port", None)
-        if field.winner.origin.layer is not LayerKind.DISCOVERY and port != host_port:
+        host_port = published.host_port
+        if field.winner.origin.layer not in (LayerKind.DISCOVERY, LayerKind.FALLBACK) and port != host_port:
             findings.append(
                 Finding(
                     "port.conflict",
@@ -314,7 +311,7 @@ def _port_checks(resolution: Resolution) -> list[Finding]:
             )
     for field_name, declared in report.declared.items():
         field = trace.fields[field_name]
-        if field_name in report.published or field.winner.origin.layer is LayerKind.DISCOVERY:
+        if field_name in report.published or field.winner.origin.layer in (LayerKind.DISCOVERY, LayerKind.FALLBACK):
             continue
         if port_of(str(field.value)) != port_of(declared.url):
             findings.append(
@@ -348,8 +345,8 @@ def _legacy_checks(trace: Trace, secrets: Sequence[str]) -> list[Finding]:
         resolved = str(display(field.value, secret=field.secret))
         for candidate in field.candidates:
             origin = candidate.origin
-            legacy = origin.detail and origin.detail.startswith(("legacy alias", "legacy port", "legacy switch"))
-            if candidate.status.value == "won" or not legacy:
+            legacy = origin.naming in ("alias", "port-variable", "switch")
+            if candidate.status is Status.WON or not legacy:
                 continue
             if origin.layer not in (LayerKind.ENVIRONMENT, LayerKind.ENV_FILE):
                 continue
@@ -375,10 +372,14 @@ def _docker_check(resolution: Resolution, environ: Mapping[str, str]) -> list[Fi
     mode = _value(trace, "discovery")
     if mode is None:
         return []
-    from ._docker import check_engine
+    report = resolution.discovery
+    if report is not None and report.docker is not None:
+        problem = report.docker.problem  # discovery asked the engine already: never pay its budget twice
+    else:
+        from ._docker import check_engine
 
-    budget = _value(trace, "docker_timeout") or 2.0
-    problem = check_engine(budget=float(budget), environ=environ)
+        budget = _value(trace, "docker_timeout") or 2.0
+        problem = check_engine(budget=float(budget), environ=environ)
     if problem is None:
         return [Finding("docker.reachable", "info", "Docker engine answers")]
     severity = "error" if mode == "required" else "warning"
@@ -387,20 +388,28 @@ def _docker_check(resolution: Resolution, environ: Mapping[str, str]) -> list[Fi
     ]
 
 
-def _endpoint_checks(trace: Trace, info: SchemaInfo) -> list[Finding]:
+def _endpoint_checks(trace: Trace) -> list[Finding]:
+    """Probe every service endpoint the way its service is probed (HTTP health, TCP) and the WebSocket URL."""
     from ._probe import ProbeRequest, probe_all
 
+    assert trace.info is not None
     health = _value(trace, "health_path")
     requests: dict[str, ProbeRequest] = {}
-    for name, spec in info.fields.items():
-        value = trace.fields[name].value
-        if not isinstance(value, str) or not value:
-            continue
-        if spec.service == "backend":
-            requests[name] = ProbeRequest(value, "http", health_path=health if isinstance(health, str) else None)
-        elif spec.service:
-            requests[name] = ProbeRequest(value, "tcp")
-        elif spec.schemes and set(spec.schemes) <= {"ws", "wss"} and spec.staging:
+    for service in trace.info.services.values():
+        for endpoint in service.endpoints:
+            value = _value(trace, endpoint.url_field)
+            if not isinstance(value, str) or not value:
+                continue
+            if service.probe == "http" and endpoint is service.main:
+                path = service.health_path or (health if isinstance(health, str) else None)
+                requests[endpoint.url_field] = ProbeRequest(value, "http", health_path=path)
+            elif service.probe == "websocket" and endpoint is service.main:
+                requests[endpoint.url_field] = ProbeRequest(value, "websocket")
+            else:
+                requests[endpoint.url_field] = ProbeRequest(value, "tcp")
+    for name, spec in trace.info.fields.items():
+        value = _value(trace, name)
+        if spec.schemes and set(spec.schemes) <= {"ws", "wss"} and spec.staging and isinstance(value, str) and value:
             requests[name] = ProbeRequest(value, "websocket")
     budget = float(_value(trace, "probe_timeout") or 1.0)
     results = probe_all(list(requests.values()), budget=budget)
@@ -422,8 +431,8 @@ def _endpoint_checks(trace: Trace, info: SchemaInfo) -> list[Finding]:
 
 def _fallback_check(trace: Trace) -> list[Finding]:
     report = trace.fallback
-    if report is None or getattr(report, "mode", "off") == "off":
+    if report is None or report.mode == "off":
         return []
-    if getattr(report, "switched", False):
-        return [Finding("fallback.active", "warning", f"staging fallback in use: {report.reason}")]  # type: ignore[attr-defined]
-    return [Finding("fallback.inactive", "info", f"fallback {report.mode}: {report.reason}")]  # type: ignore[attr-defined]
+    if report.switched:
+        return [Finding("fallback.active", "warning", f"staging fallback in use: {report.reason}")]
+    return [Finding("fallback.inactive", "info", f"fallback {report.mode}: {report.reason}")]

@@ -1,21 +1,27 @@
 """The fallback step: switch the endpoint set to staging together, with the probe as receipt.
 
-``fallback = "auto"``: the primary backend is probed (TCP connect within
-``probe_timeout``, concurrently with the staging backend); when it is down and staging
-answers, every endpoint that has a staging counterpart switches at once, so a run never
-talks to a local backend and a staging auth service. ``"force"`` switches without
+``fallback = "auto"``: the primary service (the first declared service whose URL field
+has a staging counterpart, ``backend`` in the built-in schema) is probed (TCP connect within
+``probe_timeout``, concurrently with its staging counterpart); when it is down and staging
+answers, every endpoint that has a staging counterpart switches at once, together with
+the host and port fields of those URLs, so a run never talks to a local backend and a
+staging auth service. ``"force"`` switches without
 probing. An endpoint set by the override layer is never replaced. Nothing happens
 silently: each switched field's receipt says why, and so does a load-wide note.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
+from ._endpoints import parts_of, url_parts
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
 from ._schema import SchemaInfo
 
-PRIMARY = "backend"  # the service whose probe decides (its field is the one with service == "backend")
+if TYPE_CHECKING:
+    from ._probe import ProbeResult
 
 
 @attrs.frozen
@@ -25,7 +31,7 @@ class FallbackReport:
     mode: str  # "off" | "auto" | "force"
     switched: bool
     reason: str
-    probes: tuple[object, ...] = ()  # _probe.ProbeResult of primary (and staging)
+    probes: tuple[ProbeResult, ...] = ()  # of the primary (and its staging counterpart)
     fields: tuple[str, ...] = ()  # the fields that switched
 
 
@@ -40,10 +46,8 @@ def apply_fallback(
     info: SchemaInfo,
     fields: dict[str, FieldTrace],
     mode_override: str | None = None,
-) -> FallbackReport | None:
-    """Switch ``fields`` (in place) to staging when the fallback mode says so; None without a fallback field."""
-    if "fallback" not in info.fields:
-        return None
+) -> FallbackReport:
+    """Switch ``fields`` (in place) to staging when the fallback mode says so."""
     mode_trace = fields["fallback"]
     mode = mode_override or str(mode_trace.value)
     if mode_override:
@@ -52,44 +56,48 @@ def apply_fallback(
         where = f" ({mode_trace.winner.origin.location})" if mode_trace.winner.origin.location else ""
         switch_on = f"fallback={mode} from {mode_trace.winner.origin.source}{where}"
     pairs = {name: spec.staging for name, spec in info.fields.items() if spec.staging}
-    primary = next((name for name, spec in info.fields.items() if spec.service == PRIMARY and spec.staging), None)
-    if mode == "off" or primary is None:
+    primary = next((s.main.url_field for s in info.services.values() if info.fields[s.main.url_field].staging), None)
+    if mode == "off":
         return FallbackReport(mode, False, "fallback is off")
+    if primary is None:
+        return FallbackReport(mode, False, "no service of the schema has a staging counterpart (setting(staging=...))")
+    primary_service = info.fields[primary].service
+    service_name = primary_service.name if primary_service is not None else primary
     staging_primary = pairs[primary]
     assert staging_primary is not None
     if fields[staging_primary].value is None:
-        reason = (
-            f"fallback is {mode} but {staging_primary} is not set "
-            f"(set {info.fields[staging_primary].env} or one of {', '.join(info.fields[staging_primary].aliases)})"
-        )
+        spec = info.fields[staging_primary]
+        either = f" or one of {', '.join(spec.aliases)}" if spec.aliases else ""
+        reason = f"fallback is {mode} but {staging_primary} is not set (set {spec.env}{either})"
         return FallbackReport(mode, False, reason)
     if _pinned(fields[primary]):
         reason = f"{primary} is set by {fields[primary].winner.origin}; fallback never replaces an explicit override"
         return FallbackReport(mode, False, reason)
 
-    probes: tuple[object, ...] = ()
+    probes: tuple[ProbeResult, ...] = ()
     if mode == "force":
         why = f"{switch_on}: staging without probing"
     else:
         from ._probe import ProbeRequest, probe_all
 
-        budget = fields["probe_timeout"].value if "probe_timeout" in fields else 1.0
+        timeout = fields["probe_timeout"].value
+        budget = float(timeout) if isinstance(timeout, (int, float)) else 1.0
         primary_request = ProbeRequest(str(fields[primary].value))
         staging_request = ProbeRequest(str(fields[staging_primary].value))
-        results = probe_all([primary_request, staging_request], budget=float(budget))  # type: ignore[arg-type]
+        results = probe_all([primary_request, staging_request], budget=budget)
         primary_result, staging_result = results[primary_request], results.get(staging_request)
         if staging_result is None:  # the same URL twice: one probe
             staging_result = primary_result
         probes = (primary_result, staging_result)
         if primary_result.ok:
-            return FallbackReport(mode, False, f"{PRIMARY} is up: {primary_result.describe()}", probes)
+            return FallbackReport(mode, False, f"{service_name} is up: {primary_result.describe()}", probes)
         if not staging_result.ok:
             reason = (
-                f"{PRIMARY} is down ({primary_result.describe()}) and staging is down too "
+                f"{service_name} is down ({primary_result.describe()}) and staging is down too "
                 f"({staging_result.describe()}); keeping the primary endpoints"
             )
             return FallbackReport(mode, False, reason, probes)
-        why = f"{PRIMARY} {primary_result.describe()}; {switch_on}"
+        why = f"{service_name} {primary_result.describe()}; {switch_on}"
 
     switched = []
     for name, staging_name in pairs.items():
@@ -114,4 +122,19 @@ def apply_fallback(
             lineage=staging.lineage,
         )
         switched.append(name)
+        for part, part_field in parts_of(info, name).items():
+            value = url_parts(str(staging.value))[part]
+            part_trace = fields[part_field]
+            part_origin = Origin(LayerKind.FALLBACK, f"part of {name}", None, f"{name} switched to staging ({why})")
+            part_winner = Candidate(part_origin, value, top, Status.WON, value)
+            fields[part_field] = attrs.evolve(
+                part_trace,
+                value=value,
+                winner=part_winner,
+                candidates=(
+                    part_winner,
+                    attrs.evolve(part_trace.winner, status=Status.SHADOWED),
+                    *part_trace.candidates[1:],
+                ),
+            )
     return FallbackReport(mode, True, f"using staging endpoints: {why}", probes, tuple(switched))

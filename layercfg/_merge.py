@@ -35,6 +35,22 @@ def merge(layers: Sequence[Layer], info: SchemaInfo) -> dict[str, list[Ranked]]:
     return per_field
 
 
+def splice(ranked: dict[str, list[Ranked]], tier: int, layer: Layer) -> None:
+    """Add a layer that was computed after the merge (discovery) at ``tier``, in place.
+
+    Discovery needs settings resolved from the other layers, so the stack is merged once with
+    its place kept free and its entries are put there afterwards: one merge per load.
+    """
+    added: dict[str, list[Ranked]] = {}
+    for entry in layer.entries:
+        added.setdefault(entry.field, []).append(Ranked(tier, entry))
+    for field, new in added.items():
+        current = ranked[field]
+        higher = [r for r in current if r.tier > tier]
+        lower = [r for r in current if r.tier <= tier]
+        ranked[field] = [*higher, *reversed(new), *lower]
+
+
 def name_warnings(ranked: Sequence[Ranked], secret: bool) -> list[str]:
     """Two names for one field that disagree within one source, naming both.
 
@@ -70,7 +86,8 @@ def legacy_warning(entry: Entry) -> str | None:
 def _where(entry: Entry) -> str:
     if entry.origin.layer is LayerKind.ENVIRONMENT:
         return "the environment"
-    return entry.origin.source.split(" in ", 1)[-1]  # "NAME in config/.env.x" -> the file
+    location = entry.origin.location or entry.origin.source
+    return location.rsplit(":", 1)[0]  # "config/.env.x:3" -> the file
 
 
 def _show(raw: object, secret: bool) -> str:

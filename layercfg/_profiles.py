@@ -26,7 +26,7 @@ import attrs
 
 from ._project import ProjectSettings
 from ._provenance import LayerKind, Origin
-from ._schema import SchemaInfo, suggest
+from ._schema import SchemaInfo, Service, suggest
 from ._sources import Entry, Layer
 from .exceptions import (
     LayercfgError,
@@ -40,7 +40,13 @@ from .exceptions import (
 
 BUILTIN_PREFIX = "<builtin>/profiles/"
 PROFILE_KEYS = ("description", "extends", "env_files")
-TOP_KEYS = ("profile", "values")
+TOP_KEYS = ("profile", "values", "services")
+# [services.NAME]: names and container ports resolve through the layers like any setting; the rest
+# declares the service (docs/services.md).
+SERVICE_KEYS = ("names", "container_port", "scheme", "probe", "health_path", "credentials", "endpoints")
+ENDPOINT_KEYS = ("container_port", "scheme")
+PROBES = ("http", "tcp", "websocket")
+CREDENTIAL_PARTS = ("user", "password", "database")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _KEY_LINE = re.compile(r"""^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=""")
 _TABLE_LINE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -73,12 +79,18 @@ class Profile:
     description: str
     extends: tuple[str, ...]
     env_files: tuple[EnvFileRef, ...]
-    values: Mapping[str, Any]
+    values: Mapping[str, Any]  # [values] and the layered keys of [services.NAME] ("postgres.names")
     lines: Mapping[tuple[str, str], int]  # (table, key) -> 1-based line
+    services: tuple[Service, ...] = ()  # services this profile declares or refines
+    value_tables: Mapping[str, str] = attrs.Factory(dict)  # value key -> the table it was written in
 
     def location(self, table: str, key: str) -> str:
         line = self.lines.get((table, key))
         return f"{self.display}:{line}" if line else self.display
+
+    def value_location(self, key: str) -> str:
+        table = self.value_tables.get(key, "values")
+        return self.location(table, key.rsplit(".", 1)[-1] if table != "values" else key)
 
 
 def available_profiles(settings: ProjectSettings, include_builtin: bool) -> dict[str, Path]:
@@ -216,16 +228,6 @@ class ProfileReader:
                 raise UnknownKeyError(
                     key, suggest(key, PROFILE_KEYS), location=where("profile", key), where="[profile]"
                 )
-        unknown = [key for key in values if key not in self.info.fields]
-        for key in unknown:
-            self.errors.append(
-                UnknownKeyError(
-                    key,
-                    self.info.suggest(key),
-                    location=where("values", key),
-                    where=f"[values] (not a field of {self.info.schema.__name__})",
-                )
-            )
         description = meta.get("description", "")
         if not isinstance(description, str):
             raise ProfileError("description must be text", location=where("profile", "description"))
@@ -234,8 +236,19 @@ class ProfileReader:
             if not _NAME.match(parent):
                 raise ProfileError(f"invalid profile name {parent!r} in extends", location=where("profile", "extends"))
         env_files = tuple(self._env_file_refs(meta.get("env_files", []), name, where("profile", "env_files")))
-        known_values = {key: value for key, value in values.items() if key not in unknown}
-        return Profile(name, path, display, description, extends, env_files, known_values, lines)
+        services_table = data.get("services", {})
+        if not isinstance(services_table, dict):
+            raise ProfileError("[services] must be a table of [services.NAME] tables", location=where("", "services"))
+        all_values = dict(values)
+        tables = {key: "values" for key in values}
+        services = []
+        for service_name, table in services_table.items():
+            declared, layered = _service_table(service_name, table, where)
+            services.extend(declared)
+            for key, (value, table_name) in layered.items():
+                all_values[key] = value
+                tables[key] = table_name
+        return Profile(name, path, display, description, extends, env_files, all_values, lines, tuple(services), tables)
 
     @staticmethod
     def _env_file_refs(raw: object, profile: str, location: str) -> list[EnvFileRef]:
@@ -277,6 +290,69 @@ class ProfileReader:
         return order
 
 
+def _service_table(name: str, table: object, where: Any) -> tuple[list[Service], dict[str, tuple[object, str]]]:
+    """A ``[services.NAME]`` table -> its declarations (main endpoint first) and layered values (``NAME.names``)."""
+    header = f"services.{name}"
+    if not _NAME.match(name):
+        raise ProfileError(f"invalid service name {name!r}", location=where("services", name))
+    if not isinstance(table, dict):
+        raise ProfileError(f"[{header}] must be a table", location=where("services", name))
+    for key in table:
+        if key not in SERVICE_KEYS:
+            raise UnknownKeyError(key, suggest(key, SERVICE_KEYS), location=where(header, key), where=f"[{header}]")
+    layered: dict[str, tuple[object, str]] = {}
+    if "names" in table:
+        layered[f"{name}.names"] = (table["names"], header)
+    if "container_port" in table:
+        layered[f"{name}.container_port"] = (table["container_port"], header)
+    scheme = table.get("scheme")
+    if scheme is not None and not (isinstance(scheme, str) and re.match(r"^[a-z][a-z0-9+.-]*$", scheme)):
+        raise ProfileError("scheme must be a URL scheme such as 'postgresql'", location=where(header, "scheme"))
+    probe = table.get("probe")
+    if probe is not None and probe not in PROBES:
+        raise ProfileError(f"probe must be one of {', '.join(PROBES)}", location=where(header, "probe"))
+    health_path = table.get("health_path")
+    if health_path is not None and not isinstance(health_path, str):
+        raise ProfileError("health_path must be text", location=where(header, "health_path"))
+    credentials = table.get("credentials", {})
+    if not isinstance(credentials, dict) or not all(
+        part in CREDENTIAL_PARTS and isinstance(var, str) for part, var in credentials.items()
+    ):
+        raise ProfileError(
+            "credentials must map user, password or database to a compose environment variable name",
+            location=where(header, "credentials"),
+        )
+    endpoints = table.get("endpoints", {})
+    extra: list[Service] = []
+    if not isinstance(endpoints, dict):
+        raise ProfileError(
+            "endpoints must be a table of [..endpoints.NAME] tables", location=where(header, "endpoints")
+        )
+    for endpoint, spec in endpoints.items():
+        ep_header = f"{header}.endpoints.{endpoint}"
+        if not isinstance(spec, dict) or not _NAME.match(endpoint):
+            raise ProfileError(f"[{ep_header}] must be a table", location=where(header, "endpoints"))
+        for key in spec:
+            if key not in ENDPOINT_KEYS:
+                raise UnknownKeyError(
+                    key, suggest(key, ENDPOINT_KEYS), location=where(ep_header, key), where=f"[{ep_header}]"
+                )
+        if "container_port" in spec:
+            layered[f"{name}.{endpoint}.container_port"] = (spec["container_port"], ep_header)
+        ep_scheme = spec.get("scheme")
+        if ep_scheme is not None and not isinstance(ep_scheme, str):
+            raise ProfileError("scheme must be text", location=where(ep_header, "scheme"))
+        extra.append(Service(name, endpoint=endpoint, scheme=ep_scheme))
+    declared = Service(
+        name,
+        scheme=scheme,
+        probe=probe,
+        health_path=health_path,
+        credentials_env=tuple(sorted(credentials.items())),
+    )
+    return [declared, *extra], layered
+
+
 def _str_list(raw: object, key: str, location: str) -> tuple[str, ...]:
     if isinstance(raw, str):
         return (raw,)
@@ -285,10 +361,31 @@ def _str_list(raw: object, key: str, location: str) -> tuple[str, ...]:
     raise ProfileError(f"{key} must be a profile name or a list of names", location=location)
 
 
+def check_values(profile: Profile, info: SchemaInfo) -> tuple[Profile, list[LayercfgError]]:
+    """The profile with only the keys the load's field table knows, and an error for each other key."""
+    errors: list[LayercfgError] = []
+    known = {}
+    for key, value in profile.values.items():
+        if key in info.fields:
+            known[key] = value
+            continue
+        errors.append(
+            UnknownKeyError(
+                key,
+                info.suggest(key),
+                location=profile.value_location(key),
+                where=f"[values] (not a field of {info.schema.__name__})",
+            )
+        )
+    if not errors:
+        return profile, errors
+    return attrs.evolve(profile, values=known), errors
+
+
 def profile_layer(profile: Profile) -> Layer:
     """The values one profile file sets, each with its file:line."""
     entries = tuple(
-        Entry(key, value, Origin(LayerKind.PROFILE, f"profile {profile.name}", profile.location("values", key)))
+        Entry(key, value, Origin(LayerKind.PROFILE, f"profile {profile.name}", profile.value_location(key)))
         for key, value in profile.values.items()
     )
     return Layer(LayerKind.PROFILE, f"profile {profile.name} ({profile.display})", entries)

@@ -10,8 +10,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from ._discovery import DiscoveryReport
+    from ._fallback import FallbackReport
+    from ._schema import SchemaInfo
 
 
 class LayerKind(enum.IntEnum):
@@ -63,6 +69,10 @@ class Origin:
     location: str | None = None
     detail: str | None = None
     variable: str | None = None  # the variable name it came under (environment, env files)
+    naming: str | None = None  # how a variable's name matched: "canonical", "alias", "port-variable", "switch"
+    parts: tuple[
+        tuple[str, str], ...
+    ] = ()  # URL parts taken from elsewhere: ("user", "compose.yml:12 (POSTGRES_USER)")
 
     def __str__(self) -> str:
         text = self.source
@@ -120,8 +130,9 @@ class Trace:
     fields: Mapping[str, FieldTrace]
     warnings: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()  # the resolved stack, lowest first, e.g. "profile docker (profiles/docker.toml)"
-    discovery: object = None  # _discovery.DiscoveryReport when discovery ran
-    fallback: object = None  # _fallback.FallbackReport when the schema has a fallback field
+    discovery: DiscoveryReport | None = None  # when discovery ran
+    fallback: FallbackReport | None = None  # what the fallback step decided
+    info: SchemaInfo | None = None  # the load's field table (schema fields, engine settings, services)
 
     def __getitem__(self, name: str) -> FieldTrace:
         return self.fields[name]

@@ -8,27 +8,30 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ._provenance import Candidate, FieldTrace, LayerKind, Status, Trace
-from ._schema import SECRET_MASK
+from ._schema import SECRET_MASK, mask_url_passwords, url_passwords
 
 _LABEL_WIDTH = 9
 _LAYER_WIDTH = 12
 
 
 def display(value: object, *, secret: bool, show_secrets: bool = False) -> object:
-    """A value as it may be printed: masked when secret, JSON-friendly otherwise."""
+    """A value as it may be printed: masked when secret, the password of a URL masked, JSON-friendly otherwise."""
     if secret and not show_secrets and value is not None:
         return SECRET_MASK
+    if isinstance(value, str) and not show_secrets:
+        return mask_url_passwords(value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (tuple, list, frozenset)):
-        return [display(item, secret=False) for item in value]
+        return [display(item, secret=False, show_secrets=show_secrets) for item in value]
     return value
 
 
@@ -44,9 +47,12 @@ def text(value: object) -> str:
 
 
 def mask_text(message: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of a secret value in free text (warnings, errors)."""
+    """Replace every occurrence of a secret value, and every URL's password, in free text (warnings, errors)."""
+    message = mask_url_passwords(message)
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        message = message.replace(secret, SECRET_MASK)
+        # Whole values only: a short password ("test") must not mask "config/.env.alpine-test".
+        pattern = r"(?<![\w.-])" + re.escape(secret) + r"(?![\w.-])"
+        message = re.sub(pattern, lambda _match: SECRET_MASK, message)
     return message
 
 
@@ -56,6 +62,9 @@ def secret_values(trace: Trace) -> list[str]:
     for field in trace.fields.values():
         if field.secret:
             found += [str(c.raw) for c in field.candidates if c.raw is not None and str(c.raw)]
+        for candidate in field.candidates:
+            if isinstance(candidate.raw, str):
+                found += url_passwords(candidate.raw)
     return found
 
 
@@ -114,9 +123,14 @@ def explain_text(field: FieldTrace, trace: Trace, *, show_secrets: bool = False)
             if candidate.origin.location:
                 body += f" ({_source_text(candidate)})"
         lines.append(f"  {label:<{_LABEL_WIDTH}} {layer:<{_LAYER_WIDTH}} {body}")
+        for part, where in candidate.origin.parts if candidate.status is Status.WON else ():
+            secret = " <secret>" if part == "password" and not show_secrets else ""
+            lines.append(f"  {'':<{_LABEL_WIDTH}} {'':<{_LAYER_WIDTH}}   {part:<8} <- {where}{secret}")
         if candidate.status is Status.WON and field.lineage:
             for name, origin in field.lineage:
-                lines.append(f"  {'':<{_LABEL_WIDTH}} {'':<{_LAYER_WIDTH}}   {name} <- {origin}")
+                lines.append(
+                    f"  {'':<{_LABEL_WIDTH}} {'':<{_LAYER_WIDTH}}   {name} <- {mask_text(str(origin), secrets)}"
+                )
     for warning in field.warnings:
         lines.append(f"  {'warning':<{_LABEL_WIDTH}} {mask_text(warning, secrets)}")
     return "\n".join(lines)

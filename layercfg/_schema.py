@@ -54,7 +54,7 @@ class Setting:
     minimum: float | None = None
     derive: Derivation | None = None
     port_aliases: tuple[str, ...] = ()  # legacy names holding only a host port: http://localhost:PORT
-    service: str | None = None  # the logical service (discovery) whose published port this URL follows
+    service: Service | None = None  # the service endpoint whose URL this field holds (discovery, probes)
     staging: str | None = None  # the field holding this endpoint's staging counterpart (fallback)
     switches: tuple[tuple[str, str], ...] = ()  # legacy boolean variables: (NAME, value meant when true)
 
@@ -71,7 +71,7 @@ def setting(
     minimum: float | None = None,
     derive: Derivation | None = None,
     port_aliases: Sequence[str] = (),
-    service: str | None = None,
+    service: str | Service | None = None,
     staging: str | None = None,
     switches: Sequence[tuple[str, str]] = (),
     factory: Callable[[], Any] | None = None,
@@ -79,8 +79,13 @@ def setting(
     """An ``attrs.field`` carrying layercfg metadata.
 
     Secret fields print as ``<secret>`` in the attrs repr as well as in every
-    layercfg output.
+    layercfg output; so does the password inside any URL a field holds. ``service``
+    declares the service endpoint whose URL this field holds: a name (``"api"``) or a
+    :class:`Service` with the names it runs under, its container port and the fields of
+    its parts (see docs/services.md).
     """
+    if isinstance(service, str):
+        service = Service(service)
     data = Setting(
         env=env,
         aliases=tuple(aliases),
@@ -95,10 +100,68 @@ def setting(
         staging=staging,
         switches=tuple(switches),
     )
-    repr_: bool | Callable[[Any], str] = (lambda _value: SECRET_MASK) if secret else True
+    repr_: Callable[[Any], str] = _secret_repr if secret else _masked_repr
     if factory is not None:
         return attrs.field(factory=factory, metadata={METADATA_KEY: data}, repr=repr_)
     return attrs.field(default=default, metadata={METADATA_KEY: data}, repr=repr_)
+
+
+def _secret_repr(_value: object) -> str:
+    return SECRET_MASK
+
+
+def _masked_repr(value: object) -> str:
+    return mask_url_passwords(repr(value))
+
+
+# scheme://user:PASSWORD@host: the password part of a URL's userinfo.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:)([^/?#@\s]*)(@)")
+
+
+def mask_url_passwords(text: str) -> str:
+    """Replace the password of every URL inside ``text`` with ``<secret>``; the user stays visible."""
+    if "@" not in text:
+        return text
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + SECRET_MASK + m.group(3) if m.group(2) else m.group(0), text)
+
+
+def url_passwords(text: str) -> list[str]:
+    """The passwords of the URLs inside ``text`` (for masking them in free text)."""
+    if "@" not in text:
+        return []
+    return [m.group(2) for m in _URL_PASSWORD.finditer(text) if m.group(2)]
+
+
+PARTS = ("host", "port", "user", "password", "database")
+
+
+@attrs.frozen
+class Service:
+    """A service endpoint, declared on the field that holds its URL (``setting(service=...)``).
+
+    ``name`` is the logical service (``"postgres"``); ``endpoint`` names a second port of the
+    same service (``"native"`` for ClickHouse's native protocol), empty for the main one. The
+    main endpoint carries what belongs to the whole service: the ``names`` it may run under
+    (compose service, container name or network alias, preferred first), the fields holding
+    its ``user``/``password``/``database``, the compose ``environment:`` variables that
+    declare those (``credentials_env``) and how it is probed. ``host`` and ``port`` name the
+    fields holding this endpoint's parts. ``scheme`` defaults to the field's first scheme and
+    ``probe`` to ``http`` for HTTP URLs, ``websocket`` for ws URLs and ``tcp`` otherwise.
+    """
+
+    name: str
+    endpoint: str = ""
+    names: tuple[str, ...] = ()
+    container_port: int | None = None
+    scheme: str | None = None
+    host: str | None = None
+    port: str | None = None
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    credentials_env: tuple[tuple[str, str], ...] = ()  # (part, compose environment variable)
+    probe: str | None = None  # "http" | "tcp" | "websocket"
+    health_path: str | None = None
 
 
 @attrs.frozen
@@ -117,9 +180,11 @@ class FieldSpec:
     minimum: float | None
     derive: Derivation | None
     port_aliases: tuple[str, ...] = ()
-    service: str | None = None
+    service: Service | None = None
     staging: str | None = None
     switches: tuple[tuple[str, str], ...] = ()
+    attribute: bool = True  # an attrs field of the schema (False: an engine or service setting of the load)
+    part_of: str | None = None  # the URL field this field is a part (host, port, ...) of
 
     @property
     def switch_names(self) -> tuple[str, ...]:
@@ -132,51 +197,127 @@ class FieldSpec:
 
 
 @attrs.frozen
+class EndpointModel:
+    """One port of a service as a load sees it: which fields hold its URL and parts."""
+
+    service: str
+    endpoint: str  # "" for the main endpoint
+    url_field: str
+    scheme: str
+    container_port_setting: str  # the field-table name of its container-port setting
+    host_field: str | None = None
+    port_field: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.service}.{self.endpoint}" if self.endpoint else self.service
+
+
+@attrs.frozen
+class ServiceModel:
+    """A service of the stack as a load sees it (declared by the schema or a profile)."""
+
+    name: str
+    names_setting: str  # the field-table name of its ``names`` setting
+    endpoints: tuple[EndpointModel, ...]  # main endpoint first
+    user_field: str | None = None
+    password_field: str | None = None
+    database_field: str | None = None
+    credentials_env: tuple[tuple[str, str], ...] = ()
+    probe: str = "tcp"
+    health_path: str | None = None
+
+    @property
+    def main(self) -> EndpointModel:
+        return self.endpoints[0]
+
+    def part_fields(self, endpoint: EndpointModel) -> dict[str, str]:
+        """part -> field for one endpoint (credentials belong to every endpoint of the service)."""
+        parts = {
+            "host": endpoint.host_field,
+            "port": endpoint.port_field,
+            "user": self.user_field,
+            "password": self.password_field,
+            "database": self.database_field,
+        }
+        return {part: field for part, field in parts.items() if field}
+
+
+@attrs.frozen
 class SchemaInfo:
-    """The field table of one schema under one env prefix."""
+    """The field table of one load: the schema's fields, the engine's settings and the services.
+
+    Fields with ``attribute=False`` are settings the engine needs (discovery, fallback, a
+    service's names and container ports) that the schema does not declare: they resolve and
+    have receipts like any field, but are not attributes of the config object.
+    """
 
     schema: type
     prefix: str
     fields: Mapping[str, FieldSpec]
     by_env_name: Mapping[str, FieldSpec]  # canonical and alias names -> field
+    services: Mapping[str, ServiceModel] = attrs.Factory(dict)
 
     def suggest(self, name: str) -> str | None:
         return suggest(name, self.fields)
 
+    def service_of(self, field: str) -> tuple[ServiceModel, EndpointModel] | None:
+        """The service and endpoint whose URL ``field`` holds, if any."""
+        for service in self.services.values():
+            for endpoint in service.endpoints:
+                if endpoint.url_field == field:
+                    return service, endpoint
+        return None
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The names of the schema's own attrs fields (what the config object is built from)."""
+        return tuple(name for name, spec in self.fields.items() if spec.attribute)
+
+
+def _spec_of(field: Any, hints: Mapping[str, Any], prefix: str, attribute: bool) -> FieldSpec:
+    data = field.metadata.get(METADATA_KEY) or Setting()
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        default = default.factory()
+    return FieldSpec(
+        name=field.name,
+        type=hints.get(field.name, field.type),
+        default=default,
+        env=data.env or f"{prefix}{field.name.upper()}",
+        aliases=data.aliases,
+        secret=data.secret or looks_secret(field.name),
+        help=data.help,
+        unit=data.unit,
+        schemes=data.schemes,
+        minimum=data.minimum,
+        derive=data.derive,
+        port_aliases=data.port_aliases,
+        service=data.service,
+        staging=data.staging,
+        switches=data.switches,
+        attribute=attribute,
+    )
+
+
+def _attrs_specs(cls: type, prefix: str, attribute: bool) -> dict[str, FieldSpec]:
+    if not attrs.has(cls):
+        raise TypeError(f"{cls!r} is not an attrs class")
+    hints = typing.get_type_hints(cls)
+    return {field.name: _spec_of(field, hints, prefix, attribute) for field in attrs.fields(cls)}
+
 
 @functools.cache
-def schema_info(schema: type, prefix: str) -> SchemaInfo:
-    """Resolve a schema's fields (types, env names) once; cached per (schema, prefix)."""
-    if not attrs.has(schema):
-        raise TypeError(f"{schema!r} is not an attrs class")
-    hints = typing.get_type_hints(schema)
-    specs: dict[str, FieldSpec] = {}
-    by_env: dict[str, FieldSpec] = {}
-    for field in attrs.fields(schema):
-        data = field.metadata.get(METADATA_KEY) or Setting()
-        default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()
-        spec = FieldSpec(
-            name=field.name,
-            type=hints.get(field.name, field.type),
-            default=default,
-            env=data.env or f"{prefix}{field.name.upper()}",
-            aliases=data.aliases,
-            secret=data.secret or looks_secret(field.name),
-            help=data.help,
-            unit=data.unit,
-            schemes=data.schemes,
-            minimum=data.minimum,
-            derive=data.derive,
-            port_aliases=data.port_aliases,
-            service=data.service,
-            staging=data.staging,
-            switches=data.switches,
-        )
-        specs[field.name] = spec
-        for name in spec.names:
-            by_env[name] = spec
+def schema_info(schema: type, prefix: str, extra_services: tuple[Service, ...] = ()) -> SchemaInfo:
+    """The field table of ``schema`` under ``prefix``, with services a profile declares; cached.
+
+    The engine's own settings (:class:`EngineSettings`) join every schema that does not
+    declare them itself, so discovery and fallback work for any schema.
+    """
+    specs = _attrs_specs(schema, prefix, True)
+    for name, spec in _attrs_specs(EngineSettings, prefix, False).items():
+        specs.setdefault(name, spec)
+    services = _service_models(schema.__name__, specs, prefix, extra_services)
     for spec in specs.values():
         if spec.staging and spec.staging not in specs:
             raise TypeError(f"{schema.__name__}.{spec.name} names unknown staging field {spec.staging!r}")
@@ -184,7 +325,190 @@ def schema_info(schema: type, prefix: str) -> SchemaInfo:
             missing = [name for name in spec.derive.inputs if name not in specs]
             if missing:
                 raise TypeError(f"{schema.__name__}.{spec.name} derives from unknown field(s) {missing}")
-    return SchemaInfo(schema=schema, prefix=prefix, fields=specs, by_env_name=by_env)
+    by_env: dict[str, FieldSpec] = {}
+    for spec in specs.values():
+        for name in spec.names:
+            by_env[name] = spec
+    return SchemaInfo(schema=schema, prefix=prefix, fields=specs, by_env_name=by_env, services=services)
+
+
+_DEFAULT_PORTS = {
+    "http": 80,
+    "https": 443,
+    "ws": 80,
+    "wss": 443,
+    "postgresql": 5432,
+    "postgres": 5432,
+    "redis": 6379,
+    "rediss": 6379,
+    "clickhouse": 9000,
+    "mysql": 3306,
+    "mongodb": 27017,
+}
+
+
+def default_port(scheme: str) -> int | None:
+    """The port a URL of ``scheme`` connects to when it names none."""
+    return _DEFAULT_PORTS.get(scheme)
+
+
+def _service_models(
+    schema_name: str, specs: dict[str, FieldSpec], prefix: str, extra: tuple[Service, ...]
+) -> dict[str, ServiceModel]:
+    """Collect service declarations (schema fields, then profiles) and add their settings to ``specs``."""
+    declared: dict[tuple[str, str], tuple[Service, str | None]] = {}  # (service, endpoint) -> (decl, url field)
+    for spec in list(specs.values()):
+        if spec.service is not None:
+            declared[(spec.service.name, spec.service.endpoint)] = (spec.service, spec.name)
+    for decl in extra:  # a profile's declaration refines the schema's, key by key
+        key = (decl.name, decl.endpoint)
+        if key in declared:
+            base, field = declared[key]
+            changes = {
+                a.name: getattr(decl, a.name)
+                for a in attrs.fields(Service)
+                if a.name not in ("name", "endpoint") and getattr(decl, a.name) not in (None, ())
+            }
+            declared[key] = (attrs.evolve(base, **changes), field)
+        else:
+            declared[key] = (decl, None)
+    models: dict[str, ServiceModel] = {}
+    by_service: dict[str, list[tuple[Service, str | None]]] = {}
+    for (name, _), pair in declared.items():
+        by_service.setdefault(name, []).append(pair)
+    for name, pairs in by_service.items():
+        pairs.sort(key=lambda pair: pair[0].endpoint != "")
+        main = pairs[0][0]
+        if main.endpoint:
+            raise TypeError(f"{schema_name}: service {name!r} declares endpoint {main.endpoint!r} but no main endpoint")
+        endpoints = []
+        for decl, url_field in pairs:
+            endpoints.append(_endpoint_model(decl, url_field, specs, prefix))
+        fields = {part: getattr(main, part) for part in ("user", "password", "database")}
+        if pairs[0][1] is None:  # declared by a profile only: its parts get fields of their own
+            for part in fields:
+                if any(p == part for p, _ in main.credentials_env):
+                    fields[part] = _generated(
+                        specs, f"{name}_{part}", str | None, None, prefix, secret=part == "password"
+                    )
+        names_setting = f"{name}.names"
+        specs[names_setting] = FieldSpec(
+            name=names_setting,
+            type=tuple[str, ...],
+            default=main.names or (name,),
+            env=f"{prefix}{_env_part(name)}_SERVICE_NAMES",
+            aliases=(),
+            secret=False,
+            help=f"Compose services, container names or network aliases of {name}, preferred first.",
+            unit=None,
+            schemes=(),
+            minimum=None,
+            derive=None,
+            attribute=False,
+        )
+        for field in fields.values():
+            if field is not None and field in specs:
+                specs[field] = attrs.evolve(specs[field], part_of=endpoints[0].url_field)
+        scheme = endpoints[0].scheme
+        probe = main.probe or (
+            "http" if scheme in ("http", "https") else "websocket" if scheme in ("ws", "wss") else "tcp"
+        )
+        models[name] = ServiceModel(
+            name=name,
+            names_setting=names_setting,
+            endpoints=tuple(endpoints),
+            user_field=fields["user"],
+            password_field=fields["password"],
+            database_field=fields["database"],
+            credentials_env=main.credentials_env,
+            probe=probe,
+            health_path=main.health_path,
+        )
+    return models
+
+
+def _env_part(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def _generated(
+    specs: dict[str, FieldSpec],
+    name: str,
+    tp: Any,
+    default: Any,
+    prefix: str,
+    *,
+    secret: bool = False,
+    schemes: tuple[str, ...] = (),
+    minimum: float | None = None,
+    service: Service | None = None,
+    help: str = "",
+) -> str:
+    if name not in specs:
+        specs[name] = FieldSpec(
+            name=name,
+            type=tp,
+            default=default,
+            env=f"{prefix}{_env_part(name)}",
+            aliases=(),
+            secret=secret,
+            help=help,
+            unit=None,
+            schemes=schemes,
+            minimum=minimum,
+            derive=None,
+            service=service,
+            attribute=False,
+        )
+    return name
+
+
+def _endpoint_model(decl: Service, url_field: str | None, specs: dict[str, FieldSpec], prefix: str) -> EndpointModel:
+    label = f"{decl.name}_{decl.endpoint}" if decl.endpoint else decl.name
+    if url_field is None:  # a profile's service: its URL, host and port become fields of the load
+        scheme = decl.scheme or "http"
+        url_field = _generated(
+            specs,
+            f"{label}_url",
+            str | None,
+            None,
+            prefix,
+            schemes=(scheme,),
+            service=decl,
+            help=f"URL of {label} (declared by a profile).",
+        )
+        host: str | None = decl.host or (
+            _generated(specs, f"{label}_host", str | None, None, prefix) if not decl.endpoint else None
+        )
+        port: str | None = decl.port or _generated(specs, f"{label}_port", int | None, None, prefix, minimum=1)
+        if decl.endpoint and host is None:
+            host = f"{decl.name}_host" if f"{decl.name}_host" in specs else None
+    else:
+        spec = specs[url_field]
+        scheme = decl.scheme or (spec.schemes[0] if spec.schemes else "http")
+        host, port = decl.host, decl.port
+    for part, field in (("host", host), ("port", port)):
+        if field is not None:
+            if field not in specs:
+                raise TypeError(f"service {decl.name!r}: {part} field {field!r} is not a field")
+            specs[field] = attrs.evolve(specs[field], part_of=url_field)
+    container_port = decl.container_port or default_port(scheme)
+    setting_name = f"{decl.name}.{decl.endpoint}.container_port" if decl.endpoint else f"{decl.name}.container_port"
+    specs[setting_name] = FieldSpec(
+        name=setting_name,
+        type=int | None,
+        default=container_port,
+        env=f"{prefix}{_env_part(label)}_CONTAINER_PORT",
+        aliases=(),
+        secret=False,
+        help=f"The port {label} listens on inside its container.",
+        unit=None,
+        schemes=(),
+        minimum=1,
+        derive=None,
+        attribute=False,
+    )
+    return EndpointModel(decl.name, decl.endpoint, url_field, scheme, setting_name, host, port)
 
 
 def suggest(name: str, choices: typing.Iterable[str]) -> str | None:
@@ -193,3 +517,40 @@ def suggest(name: str, choices: typing.Iterable[str]) -> str | None:
 
     matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+@attrs.frozen
+class EngineSettings:
+    """What discovery, fallback and probes need; every load has these, whatever its schema.
+
+    A schema that declares a field of the same name (as :class:`layercfg.TestEnvConfig`
+    does) replaces the one here, and then it is also an attribute of the config.
+    """
+
+    discovery: typing.Literal["off", "auto", "required"] = setting(
+        "off",
+        help="off: no Docker or compose lookups; auto: use what is found, note what is not; "
+        "required: fail the load when a service's endpoint cannot be discovered.",
+    )
+    docker_timeout: float = setting(
+        2.0, aliases=("DOCKER_TIMEOUT",), unit="seconds", minimum=0, help="Budget for all Docker engine calls."
+    )
+    compose_files: tuple[str, ...] = setting(
+        (), help="Compose files to read declared ports from (relative to the project; searched in . and docker/)."
+    )
+    compose_project_directory: str | None = setting(
+        None, help="Compose project directory (default: the directory of the first compose file)."
+    )
+    compose_project: str | None = setting(
+        None, aliases=("COMPOSE_PROJECT_NAME",), help="Only containers of this compose project."
+    )
+    fallback: typing.Literal["off", "auto", "force"] = setting(
+        "off", help="off: never use staging; auto: use staging when the primary service fails its probe; force: always."
+    )
+    probe_timeout: float = setting(
+        1.0, unit="seconds", minimum=0, help="Budget of one reachability probe (fallback, doctor, pytest marker)."
+    )
+    health_path: str = setting("/health", help="Path probed with HTTP GET to decide whether an HTTP service is up.")
+    docker_startup_timeout: float = setting(
+        120.0, unit="seconds", minimum=0, help="How long to wait for a service to become reachable."
+    )

@@ -68,7 +68,8 @@ def _named_entries(
         if spec is None or value == "":
             continue
         if name == spec.env:
-            canonical.append(Entry(spec.name, value, Origin(layer, source_of(name), location, variable=name)))
+            origin = Origin(layer, source_of(name), location, variable=name, naming="canonical")
+            canonical.append(Entry(spec.name, value, origin))
         elif name in spec.switch_names:
             # A legacy on/off switch means one value of the field when true, nothing when false.
             meant = dict(spec.switches)[name]
@@ -77,18 +78,25 @@ def _named_entries(
                 continue
             raw = meant if word in TRUE_WORDS else value
             detail = f"legacy switch: {name}={value} means {spec.name} = {meant!r}; prefer {spec.env}"
-            origin = Origin(layer, source_of(name), location, detail, variable=name)
+            origin = Origin(layer, source_of(name), location, detail, variable=name, naming="switch")
             rank = spec.switch_names.index(name) - len(spec.switch_names) - len(spec.port_aliases)
             aliases.append((rank, Entry(spec.name, raw, origin, prefer=spec.env)))
         elif name in spec.port_aliases:
-            # A legacy port variable says only where the backend is published on this host.
-            raw = f"http://localhost:{value.strip()}" if value.strip().isdigit() else value
-            detail = f"legacy port variable: {name}={value} means {raw}; prefer {spec.env}"
-            origin = Origin(layer, source_of(name), location, detail, variable=name)
+            # A legacy port variable says only where a service is published on this host: on a URL
+            # field it means scheme://localhost:PORT, on a port field the port itself.
+            port = value.strip()
+            if spec.schemes and port.isdigit():
+                raw = f"{spec.schemes[0]}://localhost:{port}"
+                detail = f"legacy port variable: {name}={value} means {raw}; prefer {spec.env}"
+            else:
+                raw = port
+                detail = f"legacy port variable: {name}={value}; prefer {spec.env}"
+            origin = Origin(layer, source_of(name), location, detail, variable=name, naming="port-variable")
             entry = Entry(spec.name, raw, origin, prefer=spec.env)
             aliases.append((spec.port_aliases.index(name) - len(spec.port_aliases), entry))
         else:
-            origin = Origin(layer, source_of(name), location, f"legacy alias of {spec.env}", variable=name)
+            detail = f"legacy alias of {spec.env}"
+            origin = Origin(layer, source_of(name), location, detail, variable=name, naming="alias")
             entry = Entry(spec.name, value, origin, prefer=spec.env)
             aliases.append((spec.aliases.index(name), entry))
     aliases.sort(key=lambda pair: pair[0])

@@ -254,24 +254,24 @@ def _origin_text(trace: Any) -> str:
 
 
 def _header_lines(loaded: Loaded[Any]) -> list[str]:
-    """What the header says about one resolution: profiles, endpoints and their origins, notes."""
+    """What the header says about one resolution: the profiles, then one line per endpoint with its origin,
+    then the notes (each once)."""
     from ._render import display, mask_text, secret_values, text
     from .testing import service_fields
 
     trace = loaded.trace
     secrets = secret_values(trace)
-    names = list(service_fields(trace.schema).values())
+    names = list(service_fields(trace.schema, trace.info).values())
     if "websocket_url" in trace.fields:
         names.append("websocket_url")
-    parts = ["profile " + (",".join(trace.profiles) or "(none)")]
+    lines = ["layercfg: profile " + (",".join(trace.profiles) or "(none)")]
     notes = [*trace.warnings]
     for name in names:
         field = trace.fields[name]
         shown = text(display(field.value, secret=field.secret))
-        parts.append(f"{name}={shown} ({_origin_text(field)})")
+        lines.append(f"layercfg:   {name}={shown} ({_origin_text(field)})")
         notes += [f"{name}: {warning}" for warning in field.warnings]
-    lines = ["layercfg: " + "; ".join(parts)]
-    lines += [f"layercfg: note {mask_text(note, secrets)}" for note in notes]
+    lines += [f"layercfg: note {mask_text(note, secrets)}" for note in dict.fromkeys(notes)]
     return lines
 
 
@@ -340,6 +340,11 @@ def _check_markers(state: _State, marked: list[pytest.Function]) -> None:
     except _MarkerError as exc:
         raise pytest.UsageError(str(exc)) from None
     known = _known_services(state)
+    if known is not None and names - set(known):
+        # A service a profile declares is known only once the profiles are read.
+        outcome = _outcome(state, os.environ)
+        if not isinstance(outcome, _Failure):
+            known = {**known, **service_fields_of(outcome)}
     if known is not None:
         unknown = sorted(names - set(known))
         if unknown:
@@ -360,6 +365,12 @@ def _known_services(state: _State) -> dict[str, str] | None:
         return None
 
 
+def service_fields_of(loaded: Loaded[Any]) -> dict[str, str]:
+    from .testing import service_fields
+
+    return service_fields(loaded.trace.schema, loaded.trace.info)
+
+
 def _is_ci(environ: Mapping[str, str]) -> bool:
     return environ.get("CI", "").strip().lower() in TRUE_WORDS
 
@@ -370,7 +381,7 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
     from ._probe import ProbeRequest, probe
     from ._render import mask_text, secret_values
     from .exceptions import LayercfgError
-    from .testing import service_field
+    from .testing import field_value, service_field
 
     state = request.config.stash[_STATE]
     try:
@@ -385,11 +396,11 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
     strict = state.strict or _is_ci(os.environ)
     for name in names:
         try:
-            field = service_field(type(cfg), name)
+            field = service_field(type(cfg), name, loaded.trace.info)
         except LayercfgError as exc:
             pytest.fail(f"requires_service: {exc}", pytrace=False)
         origin = loaded.trace.fields[field].winner.origin
-        url = getattr(cfg, field)
+        url = field_value(cfg, field)
         if name not in state.probes and url:
             budget = float(getattr(cfg, "probe_timeout", 1.0))
             state.probes[name] = probe(ProbeRequest(str(url), kind="tcp"), budget=budget)

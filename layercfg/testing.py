@@ -13,12 +13,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .exceptions import LayercfgError, ServiceTimeoutError
 
 if TYPE_CHECKING:
     from ._probe import ProbeResult
+    from ._schema import SchemaInfo
 
 __all__ = ["wait_for_service"]
 
@@ -27,27 +26,48 @@ _DEFAULT_PROBE_BUDGET = 1.0
 _DEFAULT_STARTUP_TIMEOUT = 120.0
 
 
-def service_fields(schema: type) -> dict[str, str]:
-    """``{service: field}`` for every field whose ``setting(service=...)`` names a service."""
-    from ._schema import METADATA_KEY
+def service_fields(schema: type, info: SchemaInfo | None = None) -> dict[str, str]:
+    """``{service: URL field}`` for every declared service (main endpoints), schema order.
 
-    found: dict[str, str] = {}
-    for field in attrs.fields(schema):
-        data = field.metadata.get(METADATA_KEY)
-        service = getattr(data, "service", None)
-        if service and service not in found:
-            found[service] = field.name
-    return found
+    ``info`` is a load's field table (services a profile declares included); without it,
+    the schema's own declarations.
+    """
+    from ._schema import schema_info
+
+    table = info if info is not None else schema_info(schema, "")
+    return {name: service.main.url_field for name, service in table.services.items()}
 
 
-def service_field(schema: type, service: str) -> str:
+def service_field(schema: type, service: str, info: SchemaInfo | None = None) -> str:
     """The URL field of ``service``; raises :class:`LayercfgError` listing the known services."""
-    fields = service_fields(schema)
+    fields = service_fields(schema, info)
     try:
         return fields[service]
     except KeyError:
         known = ", ".join(sorted(fields)) or "(none: no field of the schema sets service=...)"
         raise LayercfgError(f"unknown service {service!r} (known: {known})") from None
+
+
+def _table(cfg: object) -> SchemaInfo | None:
+    """The field table of a loaded config's receipt (None for a config built by hand)."""
+    from ._load import provenance
+
+    try:
+        return provenance(cfg).info
+    except LayercfgError:
+        return None
+
+
+def field_value(cfg: object, field: str) -> object:
+    """A field's value: the attribute, or (for a service a profile declares) the receipt's value."""
+    if hasattr(cfg, field):
+        return getattr(cfg, field)
+    from ._load import provenance
+
+    try:
+        return provenance(cfg).fields[field].value
+    except (LayercfgError, KeyError):
+        return None
 
 
 def url_origin(cfg: object, field: str) -> str:
@@ -83,8 +103,8 @@ def wait_for_service(
         from ._load import load_config
 
         cfg = load_config(environ=environ)
-    field = service_field(type(cfg), service)
-    url = getattr(cfg, field)
+    field = service_field(type(cfg), service, _table(cfg))
+    url = field_value(cfg, field)
     source = url_origin(cfg, field)
     if timeout is None:
         timeout = float(getattr(cfg, "docker_startup_timeout", _DEFAULT_STARTUP_TIMEOUT))

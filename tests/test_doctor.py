@@ -129,14 +129,17 @@ def test_expected_service_not_defined(project: Project):
     project.profile(
         "p",
         '[profile]\nextends = "docker"\n[values]\ncompose_files = ["docker-compose.yml"]\n'
-        'backend_service_names = ["backend"]\n',
+        '[services.backend]\nnames = ["backend"]\n',
     )
     findings = run_doctor(profile="p", project_dir=str(project.root), environ=NO_DOCKER, probe=False)
-    [missing] = checks(findings, "compose.service-missing")
+    [missing] = [f for f in checks(findings, "compose.service-missing") if f.severity == "warning"]
     assert missing.message == (
         "backend: none of backend is a service, container name or alias in the compose files "
-        "(they define dev-auth, dev-backend); set backend_service_names"
+        "(they define dev-auth, dev-backend); set [services.backend] names in a profile "
+        "(or NETRA_BACKEND_SERVICE_NAMES)"
     )
+    notes = {f.message.split(":")[0] for f in checks(findings, "compose.service-missing") if f.severity == "info"}
+    assert notes == {"frontend", "postgres", "redis", "clickhouse"}
 
 
 def test_port_conflict_with_compose_declaration(netra):

@@ -76,10 +76,14 @@ def test_header_names_profile_and_backend_source(pytester: pytest.Pytester) -> N
     pytester.makepyfile("def test_nothing(): pass")
     result = run(pytester, "--layercfg-profile", "p")
     assert header(result) == [
-        "layercfg: profile p; backend_url=http://127.0.0.1:9 (profile: profile p, profiles/p.toml:2); "
-        "auth_url=http://localhost:8081 (default: schema default); "
-        "frontend_url=http://localhost:3000 (default: schema default); "
-        "websocket_url=ws://127.0.0.1:9/ws (derived)"
+        "layercfg: profile p",
+        "layercfg:   backend_url=http://127.0.0.1:9 (profile: profile p, profiles/p.toml:2)",
+        "layercfg:   auth_url=http://localhost:8081 (default: schema default)",
+        "layercfg:   frontend_url=http://localhost:3000 (default: schema default)",
+        "layercfg:   database_url=postgresql://postgres@localhost:5432/postgres (default: schema default)",
+        "layercfg:   redis_url=redis://localhost:6379/0 (default: schema default)",
+        "layercfg:   clickhouse_url=http://localhost:8123 (default: schema default)",
+        "layercfg:   websocket_url=ws://127.0.0.1:9/ws (derived)",
     ]
     result.assert_outcomes(passed=1)
 
@@ -91,7 +95,7 @@ def test_set_option_beats_profile_and_shows_as_override(pytester: pytest.Pyteste
     port = closed_port()
     result = run(pytester, "--layercfg-profile", "p", "--layercfg-set", f"backend_url=http://127.0.0.1:{port}")
     result.stdout.fnmatch_lines(
-        [f"layercfg: profile p; backend_url=http://127.0.0.1:{port} (override: --layercfg-set);*"]
+        ["layercfg: profile p", f"layercfg:   backend_url=http://127.0.0.1:{port} (override: --layercfg-set)"]
     )
 
 
@@ -124,8 +128,8 @@ def test_ini_keys(pytester: pytest.Pytester, args: tuple[str, ...], expected: st
     )
     pytester.makepyfile("def test_nothing(): pass")
     result = run(pytester, *args)
-    assert len(header(result)) == 1
-    assert f"; {expected};" in header(result)[0]
+    assert not [line for line in header(result) if "note" in line]
+    assert f"layercfg:   {expected}" in header(result)
 
 
 def test_profile_option_beats_ini_profile(pytester: pytest.Pytester) -> None:
@@ -133,7 +137,9 @@ def test_profile_option_beats_ini_profile(pytester: pytest.Pytester) -> None:
     make_project(pytester, "http://127.0.0.1:9", table=False, ini='layercfg_profile = "p"\n')
     pytester.makepyfile("def test_nothing(): pass")
     result = run(pytester, "--layercfg-profile", "local")
-    result.stdout.fnmatch_lines(["layercfg: profile local; backend_url=http://localhost:8000 (profile: profile local*"])
+    result.stdout.fnmatch_lines(
+        ["layercfg: profile local", "layercfg:   backend_url=http://localhost:8000 (profile: profile local*"]
+    )
 
 
 def test_inactive_plugin_prints_no_header_and_loads_nothing(pytester: pytest.Pytester) -> None:
@@ -156,7 +162,8 @@ def test_header_lists_load_notes(pytester: pytest.Pytester, monkeypatch: pytest.
     result = run(pytester, "--layercfg-profile", "p")
     result.stdout.fnmatch_lines(
         [
-            "layercfg: profile p; backend_url=http://127.0.0.1:7 (environment: env TEST_BACKEND_URL*",
+            "layercfg: profile p",
+            "layercfg:   backend_url=http://127.0.0.1:7 (environment: env TEST_BACKEND_URL*",
             "layercfg: note backend_url: TEST_BACKEND_URL is a legacy name*",
         ]
     )
@@ -316,7 +323,9 @@ def test_requires_service_unknown_name_is_a_usage_error(pytester: pytest.Pyteste
     pytester.makepyfile(MARKED.replace('"backend"', '"bakend"'))
     result = run(pytester, "--layercfg-profile", "p")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*requires_service: unknown service 'bakend' (known: auth, backend, frontend)"])
+    result.stderr.fnmatch_lines(
+        ["*requires_service: unknown service 'bakend' (known: auth, backend, clickhouse, frontend, postgres, redis)"]
+    )
 
 
 def test_requires_service_unknown_name_fails_tests_under_xdist(pytester: pytest.Pytester) -> None:
@@ -325,7 +334,9 @@ def test_requires_service_unknown_name_fails_tests_under_xdist(pytester: pytest.
     pytester.makepyfile(MARKED.replace('"backend"', '"bakend"'))
     result = run(pytester, "--layercfg-profile", "p", "-n", "2")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*requires_service: unknown service 'bakend' (known: auth, backend, frontend)"])
+    result.stdout.fnmatch_lines(
+        ["*requires_service: unknown service 'bakend' (known: auth, backend, clickhouse, frontend, postgres, redis)"]
+    )
 
 
 # --- xdist ---------------------------------------------------------------------------------------

@@ -125,7 +125,10 @@ def test_other_services_use_their_own_field(project: Project, service: LocalServ
 def test_unknown_service_lists_known_ones(project: Project) -> None:
     """A service the schema does not name is an error listing the ones it does."""
     cfg = load(project, "http://127.0.0.1:9")
-    with pytest.raises(layercfg.LayercfgError, match=r"unknown service 'bakend' \(known: auth, backend, frontend\)"):
+    with pytest.raises(
+        layercfg.LayercfgError,
+        match=r"unknown service 'bakend' \(known: auth, backend, clickhouse, frontend, postgres, redis\)",
+    ):
         wait_for_service(cfg, "bakend", timeout=0)
 
 

@@ -1,0 +1,200 @@
+"""The endpoint step: a service's URL and its parts (host, port, credentials) never disagree.
+
+Runs after conversion, before derived fields. For each service endpoint (main first), a part
+set in a *higher* layer than the URL is folded into the URL (which then carries the
+precedence of its inputs, like any derived value); every other part takes its value from
+the URL, and a part set explicitly to something else is named in a warning. A host that is a
+name the service runs under inside the compose network (``POSTGRES_HOST=alpine-test-postgres``
+in an env file written for containers) cannot be reached from this machine: it is never
+folded in, and the receipt says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from urllib.parse import SplitResult, quote, unquote, urlsplit
+
+import attrs
+
+from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
+from ._schema import SECRET_MASK, EndpointModel, SchemaInfo, ServiceModel, default_port
+
+HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
+@attrs.frozen
+class Resolved:
+    """A field after conversion: its value, its receipt, and the precedence of what decided it."""
+
+    value: object
+    trace: FieldTrace
+    tier: int
+
+
+def url_parts(url: str) -> dict[str, object]:
+    """host, port (explicit or the scheme's default), user, password and database of a URL."""
+    parts = urlsplit(url)
+    try:
+        port: int | None = parts.port
+    except ValueError:
+        port = None
+    path = parts.path.strip("/")
+    return {
+        "host": parts.hostname,
+        "port": port if port is not None else default_port(parts.scheme),
+        "user": unquote(parts.username) if parts.username else None,
+        "password": unquote(parts.password) if parts.password else None,
+        "database": unquote(path) if path and parts.scheme not in HTTP_SCHEMES else None,
+    }
+
+
+def composable(part: str, scheme: str) -> bool:
+    """Whether ``part`` lives inside a URL of ``scheme`` (HTTP URLs carry no database)."""
+    return not (part == "database" and scheme in HTTP_SCHEMES)
+
+
+def with_part(url: str, part: str, value: object) -> str:
+    """``url`` with one part replaced."""
+    parts = urlsplit(url)
+    current = url_parts(url)
+    current[part] = value
+    host = str(current["host"] or "localhost")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    netloc = host
+    if current["port"] is not None and (part == "port" or parts.port is not None):
+        netloc += f":{current['port']}"
+    if current["user"] or current["password"]:
+        userinfo = quote(str(current["user"] or ""), safe="")
+        if current["password"]:
+            userinfo += ":" + quote(str(current["password"]), safe="")
+        netloc = f"{userinfo}@{netloc}"
+    path = parts.path
+    if part == "database":
+        path = f"/{quote(str(value), safe='')}" if value else ""
+    return SplitResult(parts.scheme, netloc, path, parts.query, parts.fragment).geturl()
+
+
+def align_endpoints(info: SchemaInfo, done: MutableMapping[str, Resolved]) -> None:
+    """Make every service URL and its parts agree (in place), main endpoints first."""
+    for service in info.services.values():
+        names = done.get(service.names_setting)
+        internal = set(names.value) if names is not None and isinstance(names.value, tuple) else set()
+        settled: dict[str, int] = {}  # part field -> tier it was settled at (shared by the endpoints)
+        for endpoint in service.endpoints:
+            _align(service, endpoint, done, internal, settled)
+
+
+def _align(
+    service: ServiceModel,
+    endpoint: EndpointModel,
+    done: MutableMapping[str, Resolved],
+    internal: set[str],
+    settled: dict[str, int],
+) -> None:
+    url = done.get(endpoint.url_field)
+    if url is None or url.trace.winner.status is not Status.WON or not isinstance(url.value, str):
+        return
+    parts = service.part_fields(endpoint)
+    folded: list[tuple[str, Resolved]] = []
+    composed = url.value
+    for part, field in parts.items():
+        resolved = done[field]
+        if resolved.trace.winner.status is not Status.WON or resolved.value is None:
+            continue
+        if not composable(part, endpoint.scheme):
+            continue
+        tier = settled.get(field, resolved.tier if resolved.trace.winner.origin.layer is not LayerKind.DEFAULT else -1)
+        if tier <= url.tier:
+            continue
+        if part == "host" and resolved.value in internal:
+            continue  # _part_from_url explains it
+        composed = with_part(composed, part, resolved.value)
+        folded.append((field, resolved))
+    if folded:
+        tier = max(url.tier, *(r.tier for _, r in folded))
+        lineage = ((endpoint.url_field, url.trace.winner.origin), *((f, r.trace.winner.origin) for f, r in folded))
+        origin = Origin(
+            LayerKind.DERIVED,
+            "composed from " + " + ".join(name for name, _ in lineage),
+            None,
+            "; ".join(f"{name} <- {origin}" for name, origin in lineage),
+        )
+        winner = Candidate(origin, composed, tier, Status.WON, composed)
+        demoted = attrs.evolve(url.trace.winner, status=Status.SHADOWED)
+        trace = attrs.evolve(
+            url.trace,
+            value=composed,
+            winner=winner,
+            candidates=(winner, demoted, *url.trace.candidates[1:]),
+            lineage=lineage,
+        )
+        url = Resolved(composed, trace, tier)
+        done[endpoint.url_field] = url
+    host = url_parts(composed)["host"]
+    if host in internal:
+        warning = (
+            f"host {host!r} is a name service {service.name} runs under inside the compose network; from this "
+            f"machine connect to the port it publishes on localhost"
+        )
+        done[endpoint.url_field] = attrs.evolve(
+            url, trace=attrs.evolve(url.trace, warnings=(*url.trace.warnings, warning))
+        )
+        url = done[endpoint.url_field]
+    values = url_parts(composed)
+    folded_fields = {field for field, _ in folded}
+    for part, field in parts.items():
+        if field in folded_fields or field in settled:
+            settled.setdefault(field, done[field].tier)
+            continue
+        if not composable(part, endpoint.scheme):
+            continue
+        done[field] = _part_from_url(
+            done[field], values[part], endpoint.url_field, url, internal if part == "host" else set()
+        )
+        settled[field] = url.tier
+
+
+def _part_from_url(part: Resolved, value: object, url_field: str, url: Resolved, internal: set[str]) -> Resolved:
+    """A part field's value taken from its URL, warning when an explicit setting of it disagrees."""
+    trace = part.trace
+    warnings = list(trace.warnings)
+    explicit = trace.winner.origin.layer is not LayerKind.DEFAULT and trace.winner.status is Status.WON
+    if explicit and part.value is not None and part.value != value:
+        origin = trace.winner.origin
+        shown = SECRET_MASK if trace.secret else part.value
+        who = origin.variable or trace.name
+        if part.value in internal:
+            warnings.append(
+                f"{who}={shown} ({origin}) is a name the service runs under inside the compose network, "
+                f"not reachable from this machine; {trace.name} follows {url_field} instead"
+            )
+        else:
+            why = "a higher layer" if url.tier > part.tier else "the same layer; the URL wins"
+            warnings.append(
+                f"{who}={shown} ({origin}) disagrees with {url_field} from {url.trace.winner.origin} "
+                f"({why}); {trace.name} follows {url_field}"
+            )
+    if explicit and part.value == value:
+        return part  # it agrees: its own receipt is the true one
+    origin = Origin(LayerKind.DERIVED, f"derived from {url_field}", None, f"{url_field} <- {url.trace.winner.origin}")
+    winner = Candidate(origin, value, url.tier, Status.WON, value)
+    others = tuple(attrs.evolve(c, status=Status.SHADOWED) if c.status is Status.WON else c for c in trace.candidates)
+    new = attrs.evolve(
+        trace,
+        value=value,
+        winner=winner,
+        candidates=(winner, *others),
+        warnings=tuple(warnings),
+        lineage=((url_field, url.trace.winner.origin),),
+    )
+    return Resolved(value, new, url.tier)
+
+
+def parts_of(info: SchemaInfo, url_field: str) -> Mapping[str, str]:
+    """part -> field of the service endpoint whose URL ``url_field`` holds (empty when none)."""
+    found = info.service_of(url_field)
+    if found is None:
+        return {}
+    service, endpoint = found
+    return {part: field for part, field in service.part_fields(endpoint).items() if composable(part, endpoint.scheme)}

@@ -1,0 +1,123 @@
+"""Convert and resolve: merged candidates become typed values with receipts, field by field.
+
+Plain fields take their highest candidate; then every service URL and its parts are made to
+agree (:mod:`layercfg._endpoints`); then derived fields are computed, carrying the
+precedence of their inputs. Every conversion problem is collected, none stops the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ._convert import Invalid, convert
+from ._endpoints import Resolved, align_endpoints
+from ._merge import Ranked, legacy_warning, name_warnings
+from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
+from ._schema import SECRET_MASK, FieldSpec, SchemaInfo
+from .exceptions import ConversionError, LayercfgError
+
+
+class Resolver:
+    """Turns merged entries into converted values, candidates and warnings, field by field."""
+
+    def __init__(self, info: SchemaInfo, ranked: Mapping[str, list[Ranked]]) -> None:
+        self.info = info
+        self.ranked = ranked
+        self.errors: list[LayercfgError] = []
+        self.done: dict[str, Resolved] = {}
+
+    def run(self) -> dict[str, Resolved]:
+        pending = [spec for spec in self.info.fields.values() if spec.derive is None]
+        derived = [spec for spec in self.info.fields.values() if spec.derive is not None]
+        for spec in pending:
+            self.done[spec.name] = self._plain(spec, self.ranked[spec.name])
+        align_endpoints(self.info, self.done)  # before derived fields: websocket_url follows a folded port
+        while derived:  # derived fields may depend on other derived fields
+            ready = [spec for spec in derived if all(name in self.done for name in spec.derive.inputs)]  # type: ignore[union-attr]
+            if not ready:
+                names = ", ".join(spec.name for spec in derived)
+                raise LayercfgError(f"derived fields depend on each other in a cycle: {names}")
+            for spec in ready:
+                self.done[spec.name] = self._derived(spec)
+                derived.remove(spec)
+        return self.done
+
+    def _convert(self, spec: FieldSpec, raw: object, origin: Origin) -> tuple[object, bool]:
+        try:
+            return convert(spec, raw), True
+        except Invalid as exc:
+            self.errors.append(ConversionError(spec.name, str(exc), origin))
+            return None, False
+
+    def _plain(self, spec: FieldSpec, ranked: Sequence[Ranked]) -> Resolved:
+        if not ranked:
+            self.errors.append(
+                LayercfgError(f"{spec.name}: required, but no layer sets it (set {spec.env} or add it to a profile)")
+            )
+            missing = Candidate(Origin(LayerKind.DEFAULT, "nothing"), None, 0, Status.INVALID)
+            return Resolved(None, FieldTrace(spec.name, None, spec.secret, missing, (missing,)), -1)
+        top = ranked[0]
+        value, ok = self._convert(spec, top.entry.raw, top.entry.origin)
+        winner = Candidate(top.entry.origin, top.entry.raw, top.tier, Status.WON if ok else Status.INVALID, value)
+        warnings = []
+        legacy = legacy_warning(top.entry)
+        if legacy:
+            warnings.append(legacy)
+        warnings += name_warnings(ranked, spec.secret)
+        candidates = (winner, *(Candidate(r.entry.origin, r.entry.raw, r.tier) for r in ranked[1:]))
+        trace = FieldTrace(spec.name, value, spec.secret, winner, candidates, tuple(warnings))
+        return Resolved(value, trace, top.tier)
+
+    def _derived(self, spec: FieldSpec) -> Resolved:
+        derivation = spec.derive
+        assert derivation is not None
+        inputs = [self.done[name] for name in derivation.inputs]
+        ranked = self.ranked[spec.name]
+        explicit = [r for r in ranked if r.entry.origin.layer is not LayerKind.DEFAULT]
+        input_tier = max(resolved.tier for resolved in inputs)
+        if explicit and explicit[0].tier >= input_tier:
+            return self._plain(spec, ranked)  # set at or above its inputs' layer: it stands
+        if any(resolved.trace.winner.status is not Status.WON for resolved in inputs):
+            return self._plain(spec, ranked)  # an input is invalid; its error is already collected
+        raw = derivation.compute(*(resolved.value for resolved in inputs))
+        if raw is None:
+            return self._plain(spec, ranked)
+        lineage = tuple(
+            (name, resolved.trace.winner.origin) for name, resolved in zip(derivation.inputs, inputs, strict=True)
+        )
+        origin = Origin(
+            LayerKind.DERIVED,
+            "derived from " + " + ".join(derivation.inputs),
+            None,
+            "; ".join(f"{name} <- {origin}" for name, origin in lineage),
+        )
+        warnings = []
+        if explicit:
+            stale = explicit[0]
+            newest = max(inputs, key=lambda resolved: resolved.tier)
+            shown = SECRET_MASK if spec.secret else stale.entry.raw
+            warnings.append(
+                f"half-overridden pair: {spec.name}={shown} from {stale.entry.origin} is below "
+                f"{newest.trace.name} from {newest.trace.winner.origin}; using the derived value instead "
+                f"so the pair stays consistent (set {spec.name} at the same layer to keep it)"
+            )
+        value, ok = self._convert(spec, raw, origin)
+        winner = Candidate(origin, raw, input_tier, Status.WON if ok else Status.INVALID, value)
+        candidates = (winner, *(Candidate(r.entry.origin, r.entry.raw, r.tier) for r in ranked))
+        trace = FieldTrace(spec.name, value, spec.secret, winner, candidates, tuple(warnings), lineage)
+        return Resolved(value, trace, input_tier)
+
+
+def top_value(ranked: Mapping[str, Sequence[Ranked]], info: SchemaInfo, name: str) -> object:
+    """The converted value of ``name``'s highest candidate so far (None when unset or invalid).
+
+    Used for settings that decide what else to read (discovery's own); the full resolution
+    reports a bad value with its source.
+    """
+    candidates = ranked.get(name)
+    if not candidates:
+        return None
+    try:
+        return convert(info.fields[name], candidates[0].entry.raw)
+    except Invalid:
+        return None
