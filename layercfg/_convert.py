@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._schema import SECRET_MASK, FieldSpec
+from ._schema import SECRET_MASK, FieldSpec, mask_url_passwords
 from ._words import FALSE_WORDS, TRUE_WORDS
 
 NONE_WORDS = ("", "none", "null")
@@ -31,7 +31,7 @@ def show_raw(raw: object, secret: bool) -> str:
     """How a rejected value is quoted in an error: masked when secret."""
     if secret:
         return SECRET_MASK
-    return repr(raw)
+    return mask_url_passwords(repr(raw))
 
 
 def convert(spec: FieldSpec, raw: object) -> object:

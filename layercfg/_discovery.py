@@ -23,7 +23,8 @@ from ._merge import Ranked
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Origin
 from ._resolve import top_value
-from ._schema import EndpointModel, SchemaInfo, ServiceModel
+from ._schema import SchemaInfo
+from ._services import EndpointModel, ServiceModel
 from ._sources import Entry, EnvFile, Layer
 from .exceptions import DiscoveryError, LayercfgError
 

@@ -17,7 +17,8 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 import attrs
 
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
-from ._schema import SECRET_MASK, EndpointModel, SchemaInfo, ServiceModel, default_port
+from ._schema import SECRET_MASK, SchemaInfo
+from ._services import EndpointModel, ServiceModel, default_port
 
 HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 

@@ -157,15 +157,25 @@ def show_text(trace: Trace, *, show_secrets: bool = False) -> str:
     profiles = ", ".join(trace.profiles) or "(none)"
     lines = [f"profile: {profiles}"]
     lines += [f"{n:<{width}} = {v:<{vwidth}}  {layer:<{_LAYER_WIDTH}} {where}" for n, v, layer, where in rows]
-    lines += [f"warning: {w}" for w in trace.warnings]
-    lines += [f"warning: {field.name}: {w}" for field in trace.fields.values() for w in field.warnings]
+    secrets = [] if show_secrets else secret_values(trace)
+    lines += [f"warning: {mask_text(w, secrets)}" for w in trace.warnings]
+    lines += [
+        f"warning: {field.name}: {mask_text(w, secrets)}" for field in trace.fields.values() for w in field.warnings
+    ]
     return "\n".join(lines)
 
 
 def env_assignments(
-    trace: Trace, names: Mapping[str, tuple[str, ...]], *, show_secrets: bool = False
+    trace: Trace,
+    names: Mapping[str, tuple[str, ...]],
+    port_names: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    show_secrets: bool = False,
 ) -> list[tuple[str, str]]:
-    """(variable, value) pairs for every field with a value, under each of its names."""
+    """(variable, value) pairs for every field with a value, under each of its names.
+
+    ``port_names`` are legacy port variables: they get the port of the field's URL (or the port itself).
+    """
     pairs = []
     for field in trace.fields.values():
         if field.value is None:
@@ -175,9 +185,24 @@ def env_assignments(
             value = ",".join(str(item) for item in field.value)
             if field.secret and not show_secrets:
                 value = SECRET_MASK
+        for name in (port_names or {}).get(field.name, ()):
+            port = _port_text(field.value)
+            if port is not None:
+                pairs.append((name, port))
         for name in names[field.name]:
             pairs.append((name, value))
     return pairs
+
+
+def _port_text(value: object) -> str | None:
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and "://" in value:
+        from ._endpoints import url_parts
+
+        port = url_parts(value)["port"]
+        return None if port is None else str(port)
+    return None
 
 
 def dumps(data: object) -> str:

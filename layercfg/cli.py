@@ -292,8 +292,10 @@ def env(ctx: click.Context, /, fmt: str, legacy: bool, as_json: bool, **given: A
 
     settings = find_project(options.project_dir)
     info = schema_info(loaded.trace.schema, settings.env_prefix)
+    info = loaded.trace.info or info
     names = {name: ((*spec.aliases, spec.env) if legacy else (spec.env,)) for name, spec in info.fields.items()}
-    pairs = _render.env_assignments(loaded.trace, names, show_secrets=options.show_secrets)
+    ports = {name: spec.port_aliases for name, spec in info.fields.items() if legacy and spec.port_aliases}
+    pairs = _render.env_assignments(loaded.trace, names, ports, show_secrets=options.show_secrets)
     if as_json or fmt == "json":
         click.echo(_render.dumps(dict(pairs)))
     elif fmt == "shell":
