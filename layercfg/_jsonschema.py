@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ._profiles import PROFILE_KEYS
+from ._profiles import CREDENTIAL_PARTS, ENDPOINT_KEYS, PROBES, PROFILE_KEYS, SERVICE_KEYS
 from ._schema import FieldSpec, SchemaInfo
 
 
@@ -61,9 +61,34 @@ def profile_json_schema(info: SchemaInfo) -> dict[str, Any]:
     profile = {
         "description": {"type": "string"},
         "extends": names,
-        "env_files": {"type": "array", "items": env_file},
+        "env_files": {"oneOf": [env_file, {"type": "array", "items": env_file}]},
     }
     assert set(profile) == set(PROFILE_KEYS)
+    port = {"type": "integer", "minimum": 1, "maximum": 65535}
+    endpoint = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"container_port": port, "scheme": {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*$"}},
+    }
+    assert set(endpoint["properties"]) == set(ENDPOINT_KEYS)  # type: ignore[call-overload]
+    service = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "names": {"type": "array", "items": {"type": "string"}},
+            "container_port": port,
+            "scheme": {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*$"},
+            "probe": {"enum": list(PROBES)},
+            "health_path": {"type": "string"},
+            "credentials": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {part: {"type": "string"} for part in CREDENTIAL_PARTS},
+            },
+            "endpoints": {"type": "object", "additionalProperties": endpoint},
+        },
+    }
+    assert set(service["properties"]) == set(SERVICE_KEYS)  # type: ignore[call-overload]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"layercfg profile for {info.schema.__name__}",
@@ -71,10 +96,17 @@ def profile_json_schema(info: SchemaInfo) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "profile": {"type": "object", "additionalProperties": False, "properties": profile},
+            "services": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
+                "additionalProperties": service,
+            },
             "values": {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {name: _field_schema(spec) for name, spec in info.fields.items()},
+                "properties": {
+                    name: _field_schema(spec) for name, spec in info.fields.items() if "." not in name
+                },
             },
         },
     }

@@ -366,8 +366,18 @@ def check_values(profile: Profile, info: SchemaInfo) -> tuple[Profile, list[Laye
     errors: list[LayercfgError] = []
     known = {}
     for key, value in profile.values.items():
-        if key in info.fields:
+        in_values = profile.value_tables.get(key, "values") == "values"
+        if key in info.fields and not (in_values and "." in key):
             known[key] = value
+            continue
+        if key in info.fields:  # "postgres.names" under [values]: it belongs to [services.postgres]
+            service, _, setting = key.rpartition(".")
+            errors.append(
+                ProfileError(
+                    f"{key} is a service setting: write it as {setting} under [services.{service}]",
+                    location=profile.value_location(key),
+                )
+            )
             continue
         errors.append(
             UnknownKeyError(

@@ -334,3 +334,10 @@ def test_schema_settings_for_every_service():
     )
     assert settings["clickhouse.native.container_port"] == ("NETRA_CLICKHOUSE_NATIVE_CONTAINER_PORT", 9000)
     assert sorted(info.services) == ["auth", "backend", "clickhouse", "frontend", "postgres", "redis"]
+
+
+def test_service_setting_under_values_points_to_its_table(project: Project):
+    """A service setting written under [values] is an error saying where it belongs."""
+    project.profile("p", '[values]\n"postgres.names" = ["db"]\n')
+    with pytest.raises(ConfigError, match=r"profiles/p.toml:2: postgres.names is a service setting: write it as names"):
+        load(profile="p", project_dir=project.root, environ={})
