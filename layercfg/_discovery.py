@@ -13,16 +13,14 @@ receipt (and an error only when the profile says ``discovery = "required"``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
 
-from ._merge import Ranked
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Origin
-from ._resolve import top_value
 from ._schema import SchemaInfo
 from ._services import EndpointModel, ServiceModel
 from ._sources import Entry, EnvFile, Layer
@@ -100,12 +98,12 @@ class DiscoveryReport:
     notes: tuple[str, ...] = ()
 
 
-def discovery_settings(ranked: Mapping[str, Sequence[Ranked]], info: SchemaInfo) -> DiscoverySettings:
-    """Discovery's own settings and targets, from every layer but discovery (bad values fall back
+def discovery_settings(setting: Callable[[str], object], info: SchemaInfo) -> DiscoverySettings:
+    """Discovery's own settings and targets, as the other sources resolve them (bad values fall back
     to defaults here; the full resolution reports them with their source)."""
 
     def value(name: str, default: object) -> object:
-        found = top_value(ranked, info, name)
+        found = setting(name)
         return default if found is None else found
 
     targets = []

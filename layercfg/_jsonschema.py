@@ -104,9 +104,7 @@ def profile_json_schema(info: SchemaInfo) -> dict[str, Any]:
             "values": {
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {
-                    name: _field_schema(spec) for name, spec in info.fields.items() if "." not in name
-                },
+                "properties": {name: _field_schema(spec) for name, spec in info.fields.items() if "." not in name},
             },
         },
     }

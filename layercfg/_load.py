@@ -10,21 +10,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import attrs
 
 from ._merge import merge, splice
-from ._profiles import ProfileReader, check_values, profile_layer, split_profile_names
+from ._profiles import ProfileReader, check_values, split_profile_names
 from ._project import ProjectSettings, find_project
-from ._provenance import FieldTrace, LayerKind, Trace
+from ._provenance import FieldTrace, Trace
 from ._resolve import Resolver, top_value
-from ._schema import SchemaInfo, schema_info
-from ._sources import (
-    EnvFile,
-    Layer,
-    default_layer,
-    env_file_layer,
-    environment_layer,
-    override_layer,
-    read_env_file,
-)
-from .exceptions import ConfigError, LayercfgError, UnknownFieldError, UnreadableFileError
+from ._schema import schema_info
+from ._sources import EnvFile, Layer
+from ._stack import SOURCES, LoadContext, Source, tier
+from .exceptions import ConfigError, LayercfgError, UnknownFieldError
 
 if TYPE_CHECKING:
     from ._discovery import ComposeReport, DiscoveryReport
@@ -55,47 +48,21 @@ def _profile_names(
     return [settings.default_profile] if settings.default_profile in reader.available else []
 
 
-def _env_file_layers(
-    reader: ProfileReader, profiles: Sequence[Any], settings: ProjectSettings, info: SchemaInfo
-) -> tuple[list[Layer], list[EnvFile], list[str]]:
-    layers: list[Layer] = []
-    env_files: list[EnvFile] = []
-    warnings: list[str] = []
-    for profile in profiles:
-        for ref in profile.env_files:
-            path = settings.project_dir / ref.path
-            display = settings.relative(path)
-            try:
-                env_file = read_env_file(path, display)
-            except UnreadableFileError as exc:
-                if ref.required or path.exists():
-                    reader.errors.append(exc)
-                else:
-                    warnings.append(
-                        f"env file {display} named by profile {ref.profile} ({ref.location}) "
-                        "does not exist; skipped (it is optional)"
-                    )
-                continue
-            except LayercfgError as exc:
-                reader.errors.append(exc)
-                continue
-            layers.append(env_file_layer(env_file, info))
-            env_files.append(env_file)
-            warnings.extend(env_file.warnings)
-    return layers, env_files, warnings
-
-
 @attrs.frozen
 class Resolution:
     """The outcome of one resolution, errors included (``layercfg doctor`` reads it whole)."""
 
-    config: Any  # None when there were errors
+    config: Any  # an instance of the schema; None when there were errors
     trace: Trace
     errors: tuple[LayercfgError, ...]
     project: ProjectSettings
     discovery: DiscoveryReport | None
     env_files: tuple[EnvFile, ...] = ()
-    compose: tuple[ComposeReport, ...] = ()  # the compose files discovery read (doctor reuses them)
+
+    @property
+    def compose(self) -> tuple[ComposeReport, ...]:
+        """The compose files discovery read (doctor reuses them rather than reading again)."""
+        return self.discovery.compose if self.discovery is not None else ()
 
 
 def resolve(
@@ -107,11 +74,12 @@ def resolve(
     overrides: Mapping[str, object] | None = None,
     override_source: str = "load_config(overrides=...)",
     fallback: str | None = None,
+    sources: Sequence[Source] = SOURCES,
 ) -> Resolution:
     """Resolve everything and report every problem, without raising for configuration errors.
 
     Unknown profiles, cyclic extends and unknown override fields still raise: nothing
-    sensible can be resolved without them.
+    sensible can be resolved without them. ``sources`` is the precedence table (tests add to it).
     """
     if fallback not in (None, "off", "auto", "force"):
         raise LayercfgError(f"fallback must be 'off', 'auto' or 'force', got {fallback!r}")
@@ -121,8 +89,7 @@ def resolve(
         schema = settings.load_schema()
     base = schema_info(schema, settings.env_prefix)  # type: ignore[arg-type]  # classes are hashable
     reader = ProfileReader(settings, base, settings.includes_builtin_profiles(schema))
-    names = _profile_names(profile, settings, environ, reader)
-    profiles = reader.resolve(names)
+    profiles = reader.resolve(_profile_names(profile, settings, environ, reader))
     declared = tuple(service for item in profiles for service in item.services)
     info = schema_info(schema, settings.env_prefix, declared) if declared else base  # type: ignore[arg-type]
     checked = []
@@ -131,47 +98,39 @@ def resolve(
         reader.errors.extend(unknown)
         checked.append(item)
 
-    # The stack, lowest first. Discovery's place is kept free: it needs settings resolved from
-    # the other layers, so its entries are spliced in after the one merge.
-    stack: list[Layer] = [default_layer(info), *(profile_layer(item) for item in checked)]
-    env_layers, env_files, warnings = _env_file_layers(reader, checked, settings, info)
-    stack += env_layers
-    discovery_tier = len(stack)
-    stack += [Layer(LayerKind.DISCOVERY, "discovery compose", ()), Layer(LayerKind.DISCOVERY, "discovery docker", ())]
-    stack.append(environment_layer(environ, info))
-    if overrides:
-        stack.append(override_layer(overrides, info, override_source))
-    ranked = merge(stack, info)
-
-    report: DiscoveryReport | None = None
-    discovery_errors: list[LayercfgError] = []
-    compose: tuple[ComposeReport, ...] = ()
-    if top_value(ranked, info, "discovery") not in (None, "off"):  # imported only when on: explain stays cheap
-        from ._discovery import discovery_settings, run_discovery
-
-        discovery_conf = discovery_settings(ranked, info)
-        found, report, discovery_errors = run_discovery(discovery_conf, settings, environ, env_files)
-        for offset, layer in enumerate(found):
-            stack[discovery_tier + offset] = layer
-            splice(ranked, discovery_tier + offset, layer)
-        warnings += report.notes
-        compose = report.compose
+    context = LoadContext(settings, info, environ, checked, overrides, override_source)
+    stack: list[tuple[int, Layer]] = []
+    deferred: list[tuple[int, Source]] = []
+    for index, source in enumerate(sources):
+        if source.deferred:
+            deferred.append((index, source))
+        else:
+            stack += [(tier(index, n), layer) for n, layer in enumerate(source.read(context))]
+    ranked = merge(stack, info)  # once: deferred sources are spliced into their place below
+    context.setting = lambda name: top_value(ranked, info, name)
+    for index, source in deferred:
+        for n, layer in enumerate(source.read(context)):
+            splice(ranked, tier(index, n), layer)
+            stack.append((tier(index, n), layer))
+    stack.sort(key=lambda pair: pair[0])
 
     resolver = Resolver(info, ranked)
     resolved = resolver.run()
     fields = {name: resolved[name].trace for name in info.fields}  # schema order
+    warnings = context.warnings
     fallback_report = None
     if not resolver.errors and (fallback or fields["fallback"].value) != "off":  # imported only when on
         from ._fallback import apply_fallback
 
         fallback_report = apply_fallback(info, fields, fallback)
         warnings.append(f"fallback ({fallback_report.mode}): {fallback_report.reason}")
+    report = context.discovery
     if report is not None:
         from ._discovery import port_conflicts
 
         for name, warning in port_conflicts(report, fields).items():
             fields[name] = attrs.evolve(fields[name], warnings=(*fields[name].warnings, warning))
-    errors = [*reader.errors, *discovery_errors, *resolver.errors]
+    errors = [*reader.errors, *context.errors, *resolver.errors]
     config = None
     if not errors:
         try:
@@ -184,12 +143,12 @@ def resolve(
         project_dir=settings.project_dir,
         fields=fields,
         warnings=tuple(warnings),
-        layers=tuple(layer.name for layer in stack if layer.kind is not LayerKind.DISCOVERY or report is not None),
+        layers=tuple(layer.name for _, layer in stack),
         discovery=report,
         fallback=fallback_report,
         info=info,
     )
-    return Resolution(config, trace, tuple(errors), settings, report, tuple(env_files), compose)
+    return Resolution(config, trace, tuple(errors), settings, report, tuple(context.env_files))
 
 
 def load(

@@ -19,15 +19,15 @@ class Ranked:
     entry: Entry
 
 
-def merge(layers: Sequence[Layer], info: SchemaInfo) -> dict[str, list[Ranked]]:
+def merge(stack: Sequence[tuple[int, Layer]], info: SchemaInfo) -> dict[str, list[Ranked]]:
     """Entries of each field, highest precedence first.
 
-    ``layers`` is the stack, lowest first; a layer's index is its tier, so entries of
-    different fields can be compared (the derived step does). Within a layer later
-    entries win (legacy aliases come before canonical names).
+    ``stack`` is (tier, layer) pairs, lowest first; a layer's tier orders entries of different
+    fields too (the derived step compares them). Within a layer later entries win (legacy
+    aliases come before canonical names).
     """
     per_field: dict[str, list[Ranked]] = {name: [] for name in info.fields}
-    for tier, layer in enumerate(layers):
+    for tier, layer in stack:
         for entry in layer.entries:
             per_field[entry.field].append(Ranked(tier, entry))
     for ranked in per_field.values():

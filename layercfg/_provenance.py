@@ -1,8 +1,8 @@
 """The receipt: which layer, source and place set each value, and what it shadowed.
 
 Provenance lives beside the config, never on it (the config stays a plain frozen
-attrs value). The order of :class:`LayerKind` *is* the precedence order: it is
-printed by ``layercfg precedence`` and checked against docs/precedence.md.
+attrs value). :class:`LayerKind` names the built-in kinds of origin; the precedence
+order itself is the table in :mod:`layercfg._stack`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 class LayerKind(enum.IntEnum):
-    """Where a value can come from, lowest precedence first."""
+    """Where a value can come from: the built-in sources (lowest first), then the resolution steps."""
 
     DEFAULT = 1
     PROFILE = 2
@@ -55,6 +55,14 @@ _SUMMARIES = {
 
 
 @attrs.frozen
+class SourceKind:
+    """The kind of a source that is not built in (a source added to the precedence table)."""
+
+    label: str
+    summary: str
+
+
+@attrs.frozen
 class Origin:
     """One place a value came from.
 
@@ -64,7 +72,7 @@ class Origin:
     is the exact variable name when one was read.
     """
 
-    layer: LayerKind
+    layer: LayerKind | SourceKind
     source: str
     location: str | None = None
     detail: str | None = None

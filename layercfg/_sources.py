@@ -11,7 +11,7 @@ from pathlib import Path
 
 import attrs
 
-from ._provenance import LayerKind, Origin
+from ._provenance import LayerKind, Origin, SourceKind
 from ._schema import SchemaInfo
 from ._words import FALSE_WORDS, TRUE_WORDS
 from .exceptions import MalformedFileError, UnknownFieldError, UnreadableFileError
@@ -35,7 +35,7 @@ class Entry:
 class Layer:
     """What one source says, in its own precedence order (later entries win)."""
 
-    kind: LayerKind
+    kind: LayerKind | SourceKind
     name: str
     entries: tuple[Entry, ...]
     warnings: tuple[str, ...] = ()

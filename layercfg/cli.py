@@ -203,15 +203,21 @@ def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
 @main.command()
 @json_option
 def precedence(as_json: bool) -> None:
-    """Print the layers in precedence order, lowest first."""
-    from ._provenance import LayerKind
+    """Print the sources in precedence order, lowest first, then the resolution steps."""
+    from ._stack import SOURCES, STEPS
 
-    rows = [{"rank": kind.value, "layer": kind.label, "description": kind.summary} for kind in LayerKind]
+    rows = [
+        {"rank": rank, "layer": source.label, "description": source.summary} for rank, source in enumerate(SOURCES, 1)
+    ]
+    steps = [{"step": step.label, "description": step.summary} for step in STEPS]
     if as_json:
-        click.echo(_render.dumps({"layers": rows}))
+        click.echo(_render.dumps({"layers": rows, "steps": steps}))
         return
     for row in rows:
         click.echo(f"{row['rank']}  {row['layer']:<12} {row['description']}")
+    click.echo("then, after the merge:")
+    for step in steps:
+        click.echo(f"   {step['step']:<12} {step['description']}")
 
 
 @main.command()

@@ -208,7 +208,7 @@ def test_profiles_lists_builtins(cli):
 
 
 def test_precedence_matches_layer_order(cli):
-    """precedence prints the eight layers lowest first."""
+    """precedence prints the six sources lowest first, then the three resolution steps."""
     data = json.loads(cli("precedence", "--json").output)
     assert [row["layer"] for row in data["layers"]] == [
         "default",
@@ -217,9 +217,9 @@ def test_precedence_matches_layer_order(cli):
         "discovery",
         "environment",
         "override",
-        "derived",
-        "fallback",
     ]
+    assert [row["rank"] for row in data["layers"]] == [1, 2, 3, 4, 5, 6]
+    assert [row["step"] for row in data["steps"]] == ["endpoints", "derived", "fallback"]
 
 
 def test_diff_profiles(cli):

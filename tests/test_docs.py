@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from layercfg import LayerKind
-
 DOCS = Path(__file__).parent.parent / "docs"
 README = Path(__file__).parent.parent / "README.md"
 
 
 def test_precedence_doc_matches_code():
-    """docs/precedence.md's table lists the layers in LayerKind's order with the same descriptions."""
-    rows = re.findall(r"^\| (\d) \| `([a-z-]+)` \| (.+?) \|$", (DOCS / "precedence.md").read_text(), re.MULTILINE)
-    assert rows == [(str(kind.value), kind.label, kind.summary) for kind in LayerKind]
+    """docs/precedence.md's tables list the sources and steps in the precedence table's order."""
+    from layercfg._stack import SOURCES, STEPS
+
+    text = (DOCS / "precedence.md").read_text()
+    rows = re.findall(r"^\| (\d) \| `([a-z-]+)` \| (.+?) \|$", text, re.MULTILINE)
+    assert rows == [(str(rank), source.label, source.summary) for rank, source in enumerate(SOURCES, 1)]
+    steps = re.findall(r"^\| `([a-z-]+)` \| (.+?) \|$", text, re.MULTILINE)
+    assert steps == [(step.label, step.summary) for step in STEPS]
 
 
 def test_readme_opens_with_two_commands():
