@@ -352,7 +352,8 @@ def run_discovery(
             errors.append(
                 DiscoveryError(
                     f"{target.field}: discovery is required but service {target.label} "
-                    f"(names {', '.join(target.names)}) was not found: {why}"
+                    f"(names {', '.join(target.names)}) was not found: {why}",
+                    field=target.field,
                 )
             )
     layers = [

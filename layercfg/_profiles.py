@@ -385,6 +385,7 @@ def check_values(profile: Profile, info: SchemaInfo) -> tuple[Profile, list[Laye
                 info.suggest(key),
                 location=profile.value_location(key),
                 where=f"[values] (not a field of {info.schema.__name__})",
+                field=key,
             )
         )
     if not errors:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._provenance import Candidate, FieldTrace, LayerKind, Status, Trace
 from ._schema import SECRET_MASK, mask_url_passwords, url_passwords
+from .exceptions import LayercfgError
 
 _LABEL_WIDTH = 9
 _LAYER_WIDTH = 12
@@ -203,6 +204,13 @@ def _port_text(value: object) -> str | None:
         port = url_parts(value)["port"]
         return None if port is None else str(port)
     return None
+
+
+def error_text(errors: Sequence[LayercfgError]) -> str:
+    """A failed load for people: the one problem, or every problem on its own line."""
+    if len(errors) == 1:
+        return str(errors[0])
+    return "\n".join([f"{len(errors)} problems in the configuration:", *(f"  - {e}" for e in errors)])
 
 
 def dumps(data: object) -> str:

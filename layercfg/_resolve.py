@@ -14,7 +14,7 @@ from ._endpoints import Resolved, align_endpoints
 from ._merge import Ranked, legacy_warning, name_warnings
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
 from ._schema import SECRET_MASK, FieldSpec, SchemaInfo
-from .exceptions import ConversionError, LayercfgError
+from .exceptions import ConversionError, LayercfgError, MissingValueError
 
 
 class Resolver:
@@ -51,9 +51,7 @@ class Resolver:
 
     def _plain(self, spec: FieldSpec, ranked: Sequence[Ranked]) -> Resolved:
         if not ranked:
-            self.errors.append(
-                LayercfgError(f"{spec.name}: required, but no layer sets it (set {spec.env} or add it to a profile)")
-            )
+            self.errors.append(MissingValueError(spec.name, spec.env))
             missing = Candidate(Origin(LayerKind.DEFAULT, "nothing"), None, 0, Status.INVALID)
             return Resolved(None, FieldTrace(spec.name, None, spec.secret, missing, (missing,)), -1)
         top = ranked[0]

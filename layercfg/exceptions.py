@@ -8,6 +8,10 @@ test harness can print ``str(exc)`` and a program can inspect the fields.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._provenance import Origin
 
 __all__ = [
     "ConfigError",
@@ -15,6 +19,7 @@ __all__ = [
     "DiscoveryError",
     "LayercfgError",
     "MalformedFileError",
+    "MissingValueError",
     "ProfileCycleError",
     "ProfileError",
     "ProjectError",
@@ -27,8 +32,25 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[LayercfgError], args: tuple[Any, ...], state: dict[str, Any]) -> LayercfgError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class LayercfgError(Exception):
-    """Root of every error layercfg raises on purpose."""
+    """Root of every error layercfg raises on purpose.
+
+    ``field`` is the field the error concerns, or None when it concerns no single field (a
+    malformed file, an unknown profile). Every error pickles, so a failed load in a worker
+    process reaches the parent intact.
+    """
+
+    field: str | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class SourceError(LayercfgError):
@@ -83,8 +105,11 @@ class ProfileCycleError(ProfileError):
 class UnknownKeyError(ProfileError):
     """A profile file names a key the schema (or the profile format) does not have."""
 
-    def __init__(self, key: str, suggestion: str | None, *, location: str | None, where: str) -> None:
+    def __init__(
+        self, key: str, suggestion: str | None, *, location: str | None, where: str, field: str | None = None
+    ) -> None:
         self.key = key
+        self.field = field
         self.suggestion = suggestion
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
         super().__init__(f"unknown key {key!r} in {where}{hint}", location=location)
@@ -106,7 +131,7 @@ class ConversionError(LayercfgError):
     ``origin`` is the :class:`layercfg.Origin` of the offending value.
     """
 
-    def __init__(self, field: str, message: str, origin: object | None) -> None:
+    def __init__(self, field: str, message: str, origin: Origin | None) -> None:
         self.field = field
         self.origin = origin
         self.reason = message
@@ -114,22 +139,51 @@ class ConversionError(LayercfgError):
         super().__init__(f"{field}: {message}{source}")
 
 
-class ConfigError(LayercfgError):
-    """Loading failed; ``errors`` holds every problem found, not only the first."""
+class ConfigError(LayercfgError, ExceptionGroup):
+    """Loading failed; ``errors`` (also ``exceptions``) holds every problem found, not only the first.
+
+    An :class:`ExceptionGroup`, so ``except* ConversionError`` picks out one kind. Each error
+    carries ``.field`` (None when it concerns no single field); the text is rendered by
+    :mod:`layercfg._render`.
+    """
+
+    def __new__(cls, errors: Sequence[LayercfgError]) -> ConfigError:
+        from ._render import error_text
+
+        self: ConfigError = super().__new__(cls, error_text(errors), list(errors))
+        return self
 
     def __init__(self, errors: Sequence[LayercfgError]) -> None:
-        self.errors = tuple(errors)
-        if len(self.errors) == 1:
-            message = str(self.errors[0])
-        else:
-            lines = [f"{len(self.errors)} problems in the configuration:"]
-            lines += [f"  - {error}" for error in self.errors]
-            message = "\n".join(lines)
-        super().__init__(message)
+        super().__init__(self.message, list(errors))
+
+    def derive(self, excs: Sequence[Exception]) -> ConfigError:  # type: ignore[override]
+        return ConfigError([e for e in excs if isinstance(e, LayercfgError)])
+
+    @property
+    def errors(self) -> tuple[LayercfgError, ...]:
+        return tuple(e for e in self.exceptions if isinstance(e, LayercfgError))
+
+    def __str__(self) -> str:
+        return self.message  # not ExceptionGroup's "... (2 sub-exceptions)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ConfigError, (list(self.errors),))
 
 
 class DiscoveryError(LayercfgError):
     """Discovery was required by the profile and did not find what it needed."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class MissingValueError(LayercfgError):
+    """A required field (no default) that no layer sets."""
+
+    def __init__(self, field: str, env: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: required, but no layer sets it (set {env} or add it to a profile)")
 
 
 class ServiceTimeoutError(LayercfgError):
