@@ -51,8 +51,7 @@ class Finding:
 
 def _error_finding(error: LayercfgError) -> Finding:
     if isinstance(error, ConversionError):
-        origin = error.origin
-        return Finding("value.invalid", "error", str(error), getattr(origin, "location", None))
+        return Finding("value.invalid", "error", str(error), error.origin.location if error.origin else None)
     if isinstance(error, DiscoveryError):
         return Finding("discovery.required", "error", str(error))
     location = error.location if isinstance(error, SourceError) else None

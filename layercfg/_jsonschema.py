@@ -65,30 +65,25 @@ def profile_json_schema(info: SchemaInfo) -> dict[str, Any]:
     }
     assert set(profile) == set(PROFILE_KEYS)
     port = {"type": "integer", "minimum": 1, "maximum": 65535}
-    endpoint = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"container_port": port, "scheme": {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*$"}},
-    }
-    assert set(endpoint["properties"]) == set(ENDPOINT_KEYS)  # type: ignore[call-overload]
-    service = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "names": {"type": "array", "items": {"type": "string"}},
-            "container_port": port,
-            "scheme": {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*$"},
-            "probe": {"enum": list(PROBES)},
-            "health_path": {"type": "string"},
-            "credentials": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {part: {"type": "string"} for part in CREDENTIAL_PARTS},
-            },
-            "endpoints": {"type": "object", "additionalProperties": endpoint},
+    scheme = {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*$"}
+    endpoint_keys: dict[str, Any] = {"container_port": port, "scheme": scheme}
+    assert set(endpoint_keys) == set(ENDPOINT_KEYS)
+    endpoint = {"type": "object", "additionalProperties": False, "properties": endpoint_keys}
+    service_keys: dict[str, Any] = {
+        "names": {"type": "array", "items": {"type": "string"}},
+        "container_port": port,
+        "scheme": scheme,
+        "probe": {"enum": list(PROBES)},
+        "health_path": {"type": "string"},
+        "credentials": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {part: {"type": "string"} for part in CREDENTIAL_PARTS},
         },
+        "endpoints": {"type": "object", "additionalProperties": endpoint},
     }
-    assert set(service["properties"]) == set(SERVICE_KEYS)  # type: ignore[call-overload]
+    assert set(service_keys) == set(SERVICE_KEYS)
+    service = {"type": "object", "additionalProperties": False, "properties": service_keys}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"layercfg profile for {info.schema.__name__}",

@@ -179,7 +179,7 @@ def load(
     )
     if resolution.errors:
         raise ConfigError(resolution.errors)
-    _remember(resolution.config, resolution.trace)
+    remember(resolution.config, resolution.trace)
     return Loaded(resolution.config, resolution.trace)
 
 
@@ -200,7 +200,7 @@ def load_config(schema: type[T] | None = None, **kwargs: Any) -> T:
 _TRACES: dict[int, tuple[weakref.ref[Any], Trace]] = {}
 
 
-def _remember(config: object, trace: Trace) -> None:
+def remember(config: object, trace: Trace) -> None:
     key = id(config)
 
     def forget(_ref: weakref.ref[Any]) -> None:

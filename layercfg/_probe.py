@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import SplitResult, urlsplit
 
@@ -28,7 +28,7 @@ import attrs
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["KINDS", "OUTCOMES", "ProbeCache", "ProbeRequest", "ProbeResult", "probe", "probe_all"]
+__all__ = ["KINDS", "OUTCOMES", "ProbeRequest", "ProbeResult", "probe", "probe_all"]
 
 KINDS = ("tcp", "http", "websocket")
 OUTCOMES = ("up", "refused", "timeout", "dns", "tls", "http-status", "handshake-rejected", "error")
@@ -119,53 +119,6 @@ def probe_all(requests: Sequence[ProbeRequest], *, budget: float = 1.0) -> dict[
     with ThreadPoolExecutor(max_workers=len(unique), thread_name_prefix="layercfg-probe") as pool:
         futures = [pool.submit(probe, request, budget=budget) for request in unique]
         return {request: future.result() for request, future in zip(unique, futures, strict=True)}
-
-
-class ProbeCache:
-    """Probe results kept for the life of one load, so each request is probed at most once.
-
-    Safe to share between threads: a request another thread is probing is waited for, not
-    probed again. A result is reused whatever budget a later call asks for.
-    """
-
-    def __init__(self) -> None:
-        self._futures: dict[ProbeRequest, Future[ProbeResult]] = {}
-        self._lock = threading.Lock()
-
-    def probe(self, request: ProbeRequest, *, budget: float = 1.0) -> ProbeResult:
-        """Like :func:`probe`, but answered from the cache after the first time."""
-        return self.probe_all([request], budget=budget)[request]
-
-    def probe_all(self, requests: Sequence[ProbeRequest], *, budget: float = 1.0) -> dict[ProbeRequest, ProbeResult]:
-        """Like :func:`probe_all`, probing only requests this cache has not seen."""
-        unique = list(dict.fromkeys(requests))
-        mine: dict[ProbeRequest, Future[ProbeResult]] = {}
-        with self._lock:
-            for request in unique:
-                if request not in self._futures:
-                    mine[request] = self._futures[request] = Future()
-        if mine:
-            try:
-                for request, result in probe_all(list(mine), budget=budget).items():
-                    mine[request].set_result(result)
-            except BaseException as exc:
-                # Only if threads could not be started; waiters must not hang, nor keep the failure.
-                with self._lock:
-                    for request, future in mine.items():
-                        del self._futures[request]
-                        if not future.done():
-                            future.set_exception(exc)
-                raise
-        # Waiting is bounded: whoever owns a future is probing it within its own budget.
-        with self._lock:
-            futures = {request: self._futures[request] for request in unique}
-        return {request: future.result() for request, future in futures.items()}
-
-    @property
-    def results(self) -> dict[ProbeRequest, ProbeResult]:
-        """Every finished result so far, in the order the requests were first asked for."""
-        with self._lock:
-            return {request: future.result() for request, future in self._futures.items() if future.done()}
 
 
 # --- the probes ---------------------------------------------------------------------------------

@@ -28,18 +28,18 @@ class Resolver:
 
     def run(self) -> dict[str, Resolved]:
         pending = [spec for spec in self.info.fields.values() if spec.derive is None]
-        derived = [spec for spec in self.info.fields.values() if spec.derive is not None]
+        derived = [(spec, spec.derive) for spec in self.info.fields.values() if spec.derive is not None]
         for spec in pending:
             self.done[spec.name] = self._plain(spec, self.ranked[spec.name])
         align_endpoints(self.info, self.done)  # before derived fields: websocket_url follows a folded port
         while derived:  # derived fields may depend on other derived fields
-            ready = [spec for spec in derived if all(name in self.done for name in spec.derive.inputs)]  # type: ignore[union-attr]
+            ready = [pair for pair in derived if all(name in self.done for name in pair[1].inputs)]
             if not ready:
-                names = ", ".join(spec.name for spec in derived)
+                names = ", ".join(spec.name for spec, _ in derived)
                 raise LayercfgError(f"derived fields depend on each other in a cycle: {names}")
-            for spec in ready:
-                self.done[spec.name] = self._derived(spec)
-                derived.remove(spec)
+            for pair in ready:
+                self.done[pair[0].name] = self._derived(pair[0])
+                derived.remove(pair)
         return self.done
 
     def _convert(self, spec: FieldSpec, raw: object, origin: Origin) -> tuple[object, bool]:

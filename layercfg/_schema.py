@@ -41,7 +41,6 @@ class Derivation:
 
     inputs: tuple[str, ...]
     compute: Callable[..., object]
-    describe: str = ""
 
 
 @attrs.frozen

@@ -36,12 +36,10 @@ def websocket_url_from(base_url: str | None, path: str) -> str | None:
 _WS_FROM_BACKEND = Derivation(
     inputs=("backend_url", "websocket_path"),
     compute=websocket_url_from,
-    describe="backend_url with http->ws, https->wss, + websocket_path",
 )
 _STAGING_WS_FROM_BACKEND = Derivation(
     inputs=("staging_backend_url", "websocket_path"),
     compute=websocket_url_from,
-    describe="staging_backend_url with http->ws, https->wss, + websocket_path",
 )
 
 

@@ -209,10 +209,10 @@ def _unpack(payload: str) -> Loaded[Any]:
     import base64
     import pickle
 
-    from ._load import _remember
+    from ._load import remember
 
     loaded: Loaded[Any] = pickle.loads(base64.b64decode(payload))
-    _remember(loaded.config, loaded.trace)  # so layercfg.explain(cfg, ...) works on this worker
+    remember(loaded.config, loaded.trace)  # so layercfg.explain(cfg, ...) works on this worker
     return loaded
 
 
@@ -402,7 +402,8 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
         origin = loaded.trace.fields[field].winner.origin
         url = field_value(cfg, field)
         if name not in state.probes and url:
-            budget = float(getattr(cfg, "probe_timeout", 1.0))
+            timeout = loaded.trace.fields["probe_timeout"].value
+            budget = float(timeout) if isinstance(timeout, (int, float)) else 1.0
             state.probes[name] = probe(ProbeRequest(str(url), kind="tcp"), budget=budget)
         result = state.probes.get(name)
         if result is not None and result.ok:
@@ -410,7 +411,7 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
         found = result.describe() if result is not None else f"{field} is not set"
         message = (
             f"{name} not reachable: {found} (set by {origin.layer.label}: {origin}); "
-            f"fallback {getattr(cfg, 'fallback', 'off')} — run `layercfg explain {field}`"
+            f"fallback {loaded.trace.fields['fallback'].value} — run `layercfg explain {field}`"
         )
         message = mask_text(message, secret_values(loaded.trace))
         if strict:

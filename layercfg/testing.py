@@ -81,6 +81,10 @@ def url_origin(cfg: object, field: str) -> str:
     return f"{origin.layer.label}: {origin}"
 
 
+def _seconds(value: object, default: float) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
 def wait_for_service(
     cfg: Any = None,
     service: str = "backend",
@@ -107,12 +111,12 @@ def wait_for_service(
     url = field_value(cfg, field)
     source = url_origin(cfg, field)
     if timeout is None:
-        timeout = float(getattr(cfg, "docker_startup_timeout", _DEFAULT_STARTUP_TIMEOUT))
+        timeout = _seconds(field_value(cfg, "docker_startup_timeout"), _DEFAULT_STARTUP_TIMEOUT)
     if not url:
         raise ServiceTimeoutError(
             f"{service}: {field} is not set ({source}); nothing to wait for", service=service, url="", source=source
         )
-    budget = float(getattr(cfg, "probe_timeout", _DEFAULT_PROBE_BUDGET))
+    budget = _seconds(field_value(cfg, "probe_timeout"), _DEFAULT_PROBE_BUDGET)
     request = ProbeRequest(str(url), kind="tcp")
     start = time.monotonic()
     deadline = start + max(timeout, 0.0)

@@ -20,7 +20,7 @@ from servers import (
     ipv6_available,
 )
 
-from layercfg._probe import ProbeCache, ProbeRequest, ProbeResult, probe, probe_all
+from layercfg._probe import ProbeRequest, ProbeResult, probe, probe_all
 
 # Slack for a timed-out probe over its budget: thread scheduling on a busy CI machine.
 SLACK = 0.1
@@ -407,45 +407,6 @@ def test_probe_all_probes_duplicates_once() -> None:
 def test_probe_all_of_nothing() -> None:
     """probe_all of no requests is an empty dict."""
     assert probe_all([]) == {}
-
-
-def test_probe_cache_probes_a_request_once() -> None:
-    """A ProbeCache probes a repeated request once across calls and returns the same result."""
-    with LocalService() as service:
-        cache = ProbeCache()
-        request = ProbeRequest(service.base_url, kind="http", health_path="/health")
-        other = ProbeRequest(service.ws_url, kind="websocket")
-        first = cache.probe_all([request, request], budget=1.0)
-        second = cache.probe_all([other, request], budget=1.0)
-        third = cache.probe(request, budget=1.0)
-        assert service.connections == 2
-        assert service.requests == [("GET", "/health"), ("GET", "/ws")]
-    assert list(second) == [other, request]
-    assert first[request] is second[request] is third
-    assert cache.results == {request: first[request], other: second[other]}
-
-
-def test_probe_cache_is_shared_between_threads() -> None:
-    """Threads asking a fresh ProbeCache about one request at the same moment probe it once."""
-    with SilentListener() as listener:
-        cache = ProbeCache()
-        request = ProbeRequest(listener.url(), kind="http")
-        barrier = threading.Barrier(8)
-        results: list[ProbeResult] = []
-
-        def ask() -> None:
-            barrier.wait(2.0)
-            results.append(cache.probe(request, budget=0.2))
-
-        threads = [threading.Thread(target=ask) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(2.0)
-        assert listener.accepted == 1
-    assert len(results) == 8
-    assert all(result is results[0] for result in results)
-    assert results[0].outcome == "timeout"
 
 
 # --- describe -----------------------------------------------------------------------------------
