@@ -22,6 +22,7 @@ import attrs
 import yaml
 
 from layercfg._interpolate import Interpolated, InterpolationError, Lookup, interpolate
+from layercfg._ports import parse_short_port, port_pairs, protocol_name
 from layercfg.exceptions import MalformedFileError, UnreadableFileError
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"
-_PROTOCOLS = frozenset({"tcp", "udp", "sctp"})
 # Directories a Dockerfile search never needs to enter, and that can be huge.
 _SKIP_DIRS = frozenset({"node_modules", "venv", "__pycache__", "site-packages"})
 _DOCKERFILE_DIRS = ("dockerfiles", "docker")
@@ -340,7 +340,7 @@ class _Reader:
             return []
         raw, interpolated = read
         try:
-            host_ip, pairs, protocol = _parse_short_port(interpolated.value)
+            host_ip, pairs, protocol = parse_short_port(interpolated.value)
         except ValueError as exc:
             self.warn(node, service, f"port {raw!r} ignored: {exc}")
             return []
@@ -374,8 +374,8 @@ class _Reader:
         raw, interpolated, source = values.get("published") or values["target"]
         try:
             published = values["published"][1].value if "published" in values else None
-            pairs = _port_pairs(published, values["target"][1].value)
-            protocol = _protocol(values["protocol"][1].value if "protocol" in values else "tcp")
+            pairs = port_pairs(published, values["target"][1].value)
+            protocol = protocol_name(values["protocol"][1].value if "protocol" in values else "tcp")
         except ValueError as exc:
             self.warn(source, service, f"port ignored: {exc}")
             return []
@@ -466,67 +466,6 @@ def _environment_keys(node: yaml.Node) -> tuple[str, ...]:
         names = (_scalar(item) for item in node.value)
         return tuple(name.partition("=")[0] for name in names if name)
     return ()
-
-
-def _parse_short_port(spec: str) -> tuple[str | None, list[tuple[int | None, int]], str]:
-    """``[[IP:]HOST:]CONTAINER[/PROTOCOL]`` -> (host IP, (host port, container port) pairs, protocol)."""
-    body, slash, protocol = spec.strip().partition("/")
-    host_ip: str | None = None
-    host: str | None
-    if body.startswith("["):
-        end = body.find("]")
-        if end < 0:
-            raise ValueError("'[' opens an IPv6 address that is never closed")
-        host_ip, rest = body[1:end], body[end + 1 :]
-        if not rest.startswith(":") or rest.count(":") != 2:
-            raise ValueError("expected [IP]:HOST:CONTAINER")
-        host, container = rest[1:].split(":")
-    else:
-        parts = body.split(":")
-        if len(parts) == 1:
-            host, container = None, parts[0]
-        elif len(parts) == 2:
-            host, container = parts
-        else:
-            # An unbracketed IPv6 address: the last two fields are always the ports.
-            host_ip, host, container = ":".join(parts[:-2]), parts[-2], parts[-1]
-    return host_ip or None, _port_pairs(host or None, container), _protocol(protocol if slash else "tcp")
-
-
-def _port_pairs(host: str | None, container: str) -> list[tuple[int | None, int]]:
-    container_start, container_end = _port_range(container, "container port")
-    if host is None:
-        return [(None, port) for port in range(container_start, container_end + 1)]
-    host_start, host_end = _port_range(host, "host port")
-    if container_start == container_end:
-        # A host range for one container port lets Docker pick any free port in it.
-        return [(host_start if host_start == host_end else None, container_start)]
-    if host_end - host_start != container_end - container_start:
-        raise ValueError(f"host range {host} and container range {container} differ in length")
-    return list(zip(range(host_start, host_end + 1), range(container_start, container_end + 1), strict=True))
-
-
-def _port_range(text: str, what: str) -> tuple[int, int]:
-    first, dash, last = text.strip().partition("-")
-    start = _port_number(first, what)
-    end = _port_number(last, what) if dash else start
-    if end < start:
-        raise ValueError(f"{what} range {text!r} ends before it starts")
-    return start, end
-
-
-def _port_number(text: str, what: str) -> int:
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 65535:
-        raise ValueError(f"{what} {text!r} is not a port number (1-65535)")
-    return int(text)
-
-
-def _protocol(text: str) -> str:
-    protocol = text.strip().lower()
-    if protocol not in _PROTOCOLS:
-        raise ValueError(f"protocol {text!r} is not one of {', '.join(sorted(_PROTOCOLS))}")
-    return protocol
 
 
 def _join(base: Path, text: str) -> Path:
