@@ -291,8 +291,9 @@ def run_discovery(
             notes.append(f"compose file {report.requested} not found where named; using {report.display}")
         if report.error:
             notes.append(f"compose file {report.display}: {report.error}")
-        if report.file is not None:
-            notes += list(report.file.warnings)
+        if report.file is not None and report.path is not None:
+            # The reader names the file by its full path; receipts name it relative to the project.
+            notes += [w.replace(str(report.path), report.display or report.requested) for w in report.file.warnings]
 
     declared: dict[str, Declared] = {}
     compose_entries = []

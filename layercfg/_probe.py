@@ -25,6 +25,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import attrs
 
+from ._services import default_port
+
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
@@ -127,16 +129,21 @@ def probe_all(requests: Sequence[ProbeRequest], *, budget: float = 1.0) -> dict[
 def _run(request: ProbeRequest, deadline: float) -> tuple[str, int | None, str]:
     parts = urlsplit(request.url)
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
-        given = f"unsupported URL scheme {parts.scheme!r}" if parts.scheme else "URL has no scheme"
-        return "error", None, f"{given} (use http, https, ws or wss)"
+    # A TCP connect works for any scheme with a port (postgresql://, redis://); HTTP and the
+    # WebSocket handshake need their own schemes.
+    if not scheme:
+        return "error", None, "URL has no scheme"
+    if request.kind != "tcp" and scheme not in _DEFAULT_PORTS:
+        return "error", None, f"unsupported URL scheme {parts.scheme!r} (use http, https, ws or wss)"
     host = parts.hostname
     if not host:
         return "error", None, "URL has no host"
     try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = parts.port or _DEFAULT_PORTS.get(scheme) or default_port(scheme)
     except ValueError as exc:
         return "error", None, str(exc)
+    if port is None:
+        return "error", None, f"the URL has no port and {scheme}:// has no default port"
     secure = scheme in _SECURE_SCHEMES
     sock = _connect(host, port, deadline)
     try:

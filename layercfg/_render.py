@@ -47,14 +47,32 @@ def text(value: object) -> str:
     return str(value)
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
 def mask_text(message: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of a secret value, and every URL's password, in free text (warnings, errors)."""
-    message = mask_url_passwords(message)
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        # Whole values only: a short password ("test") must not mask "config/.env.alpine-test".
+    """Replace every occurrence of a secret value, and every URL's password, in free text (warnings, errors).
+
+    Inside a URL only the password is masked (by its place), so a user named like a password
+    (``test:test@``) stays readable; elsewhere whole values are replaced, so a short password
+    ("test") does not mask parts of unrelated words (``config/.env.alpine-test``).
+    """
+    values = sorted({s for s in secrets if s}, key=len, reverse=True)
+    pieces = []
+    last = 0
+    for match in _URL.finditer(message):
+        pieces.append(_mask_values(message[last : match.start()], values))
+        pieces.append(mask_url_passwords(match.group(0)))
+        last = match.end()
+    pieces.append(_mask_values(message[last:], values))
+    return "".join(pieces)
+
+
+def _mask_values(text: str, values: Sequence[str]) -> str:
+    for secret in values:
         pattern = r"(?<![\w.-])" + re.escape(secret) + r"(?![\w.-])"
-        message = re.sub(pattern, lambda _match: SECRET_MASK, message)
-    return message
+        text = re.sub(pattern, lambda _match: SECRET_MASK, text)
+    return text
 
 
 def secret_values(trace: Trace) -> list[str]:

@@ -81,6 +81,18 @@ def url_origin(cfg: object, field: str) -> str:
     return f"{origin.layer.label}: {origin}"
 
 
+def _masked(cfg: object, text: str) -> str:
+    """``text`` with the config's secrets and every URL's password masked."""
+    from ._load import provenance
+    from ._render import mask_text, secret_values
+
+    try:
+        secrets = secret_values(provenance(cfg))
+    except LayercfgError:
+        secrets = []
+    return mask_text(text, secrets)
+
+
 def _seconds(value: object, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
@@ -138,4 +150,5 @@ def wait_for_service(
         f"{service} at {url} was not reachable after waiting {waited:.1f} s (timeout {timeout:g} s, {tries}); "
         f"last probe: {result.describe()}; {field} set by {source} — run `layercfg explain {field}`"
     )
-    raise ServiceTimeoutError(message, service=service, url=str(url), source=source)
+    message, shown = _masked(cfg, message), _masked(cfg, str(url))
+    raise ServiceTimeoutError(message, service=service, url=shown, source=source)

@@ -337,23 +337,41 @@ def test_hung_resolver_stays_within_budget(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize(
     ("url", "detail"),
     [
-        pytest.param(
-            "ftp://127.0.0.1:21", "unsupported URL scheme 'ftp' (use http, https, ws or wss)", id="scheme"
-        ),
-        pytest.param("//127.0.0.1:8000", "URL has no scheme (use http, https, ws or wss)", id="bare"),
+        pytest.param("//127.0.0.1:8000", "URL has no scheme", id="bare"),
+        pytest.param("foo://127.0.0.1", "the URL has no port and foo:// has no default port", id="no port"),
         pytest.param("http:///health", "URL has no host", id="no host"),
         pytest.param("http://127.0.0.1:99999", "Port out of range 0-65535", id="port range"),
-        pytest.param(
-            "http://127.0.0.1:abc", "Port could not be cast to integer value as 'abc'", id="port text"
-        ),
+        pytest.param("http://127.0.0.1:abc", "Port could not be cast to integer value as 'abc'", id="port text"),
     ],
 )
 def test_malformed_url_is_an_error_result(url: str, detail: str) -> None:
     """A URL that cannot be probed gives outcome error with the reason, not an exception."""
     result = probe(ProbeRequest(url))
+    assert settled(result) == ProbeResult(ProbeRequest(url), ok=False, outcome="error", elapsed=0.0, detail=detail)
+
+
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+def test_protocol_probe_needs_its_scheme(kind: str) -> None:
+    """An HTTP or WebSocket probe of an ftp:// URL is an error naming the schemes it speaks."""
+    url = "ftp://127.0.0.1:21"
+    result = probe(ProbeRequest(url, kind))
     assert settled(result) == ProbeResult(
-        ProbeRequest(url), ok=False, outcome="error", elapsed=0.0, detail=detail
+        ProbeRequest(url, kind),
+        ok=False,
+        outcome="error",
+        elapsed=0.0,
+        detail="unsupported URL scheme 'ftp' (use http, https, ws or wss)",
     )
+
+
+def test_tcp_probe_speaks_any_scheme() -> None:
+    """A TCP probe of a postgresql:// URL connects to its port (a listener on 127.0.0.1)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = probe(ProbeRequest(f"postgresql://app:pw@127.0.0.1:{port}/db", "tcp"), budget=2)
+    assert (result.ok, result.outcome) == (True, "up")
 
 
 def test_unknown_kind_is_refused_at_construction() -> None:
@@ -433,9 +451,7 @@ URL = "http://localhost:8002"
             id="tcp up",
         ),
         pytest.param(
-            ProbeResult(
-                ProbeRequest(URL, "http", "/health"), ok=True, outcome="up", elapsed=0.0021, status=204
-            ),
+            ProbeResult(ProbeRequest(URL, "http", "/health"), ok=True, outcome="up", elapsed=0.0021, status=204),
             "http://localhost:8002/health up (HTTP 204) in 2.1 ms",
             id="http up",
         ),
@@ -468,9 +484,7 @@ URL = "http://localhost:8002"
             id="dns",
         ),
         pytest.param(
-            ProbeResult(
-                ProbeRequest("https://localhost:8443"), ok=False, outcome="tls", elapsed=0.01, detail="y"
-            ),
+            ProbeResult(ProbeRequest("https://localhost:8443"), ok=False, outcome="tls", elapsed=0.01, detail="y"),
             "https://localhost:8443 TLS handshake failed: y",
             id="tls",
         ),
