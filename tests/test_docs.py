@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 DOCS = Path(__file__).parent.parent / "docs"
 README = Path(__file__).parent.parent / "README.md"
 
@@ -44,3 +46,41 @@ def test_migration_alias_table_matches_schema():
     for name, canonical, aliases in rows:
         assert fields[name].env == canonical
         assert tuple(re.findall(r"`(\w+)`", aliases)) == fields[name].aliases
+
+
+PRELUDE = "import os\nimport pytest\nfrom layercfg import load_config\ncfg = load_config()\n"
+
+
+def python_blocks() -> list[tuple[str, int, str]]:
+    """Every ```python block of README.md and docs/*.md, with its file and line."""
+    blocks = []
+    for path in [README, *sorted(DOCS.glob("*.md"))]:
+        text = path.read_text()
+        for match in re.finditer(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+            line = text.count("\n", 0, match.start()) + 1
+            blocks.append((path.name, line, match.group(1)))
+    return blocks
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "code"), python_blocks(), ids=lambda v: v if isinstance(v, str) and v.endswith(".md") else None
+)
+def test_python_examples_run(name: str, line: int, code: str, tmp_path):
+    """Each Python example of the docs runs in a fresh process against a live backend on 127.0.0.1."""
+    import subprocess
+    import sys
+
+    from conftest import NO_DOCKER, clean_environ
+    from servers import LocalService
+
+    with LocalService() as backend:
+        environ = clean_environ({**NO_DOCKER, "NETRA_BACKEND_URL": backend.base_url})
+        result = subprocess.run(
+            [sys.executable, "-c", PRELUDE + code],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, f"{name}:{line}\n{result.stderr}"
