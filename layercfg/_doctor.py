@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._discovery import ComposeReport, ComposeVariables, compose_service_for, port_of, read_compose
+from ._files import resolved
 from ._load import Resolution, resolve
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Status, Trace
@@ -134,7 +135,7 @@ def _compose_checks(
     first = parsed[0].path
     assert first is not None
     base = project_directory or _value(trace, "compose_project_directory")
-    compose_project = (project.project_dir / base).resolve() if base else first.parent
+    compose_project = resolved(project.project_dir / base) if base else first.parent
     findings += _build_findings(parsed, compose_project, project.project_dir, project)
     findings += _service_findings(parsed, trace)
     return findings

@@ -105,10 +105,14 @@ def interpolate(text: str, lookup: Lookup) -> Interpolated:
     return Interpolated(value=value, uses=tuple(uses))
 
 
+MAX_NESTING = 32  # compose files nest defaults two or three deep; past this is an attack or a mistake
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.nesting = 0
 
     def parse(self) -> tuple[_Node, ...]:
         return self._word(in_braces=False)
@@ -184,7 +188,13 @@ class _Parser:
                 expression=snippet,
             )
         self.pos += len(operator)
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise InterpolationError(
+                f"interpolation nested more than {MAX_NESTING} levels deep", variable=name, expression=text[start:][:40]
+            )
         word = self._word(in_braces=True)
+        self.nesting -= 1
         if self.pos >= len(text):
             raise _unterminated(text, start, name)
         self.pos += 1

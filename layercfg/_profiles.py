@@ -1,4 +1,4 @@
-"""Profiles: TOML files of values plus metadata, read through dynaconf's TOML loader.
+"""Profiles: TOML files of values plus metadata, read with the standard library's ``tomllib``.
 
 A profile file has two tables::
 
@@ -10,20 +10,22 @@ A profile file has two tables::
     [values]
     backend_url = "http://localhost:8002"
 
-Profile files are data: dynaconf reads the TOML (one fresh instance per load, its
-own environment and dotenv loading off, no ``@token`` parsing, no code-executing
-loaders); layercfg checks every key against the schema and keeps each key's line.
+Profile files are data: ``tomllib`` parses them (no environment variable, settings file
+or ``@token`` changes what is read, and no code runs); layercfg checks every key against
+the schema and keeps each key's line.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ._files import is_dir, read_text, resolved
 from ._project import ProjectSettings
 from ._provenance import LayerKind, Origin
 from ._schema import SchemaInfo, Service, suggest
@@ -35,7 +37,6 @@ from .exceptions import (
     ProfileError,
     UnknownKeyError,
     UnknownProfileError,
-    UnreadableFileError,
 )
 
 BUILTIN_PREFIX = "<builtin>/profiles/"
@@ -47,6 +48,8 @@ SERVICE_KEYS = ("names", "container_port", "scheme", "probe", "health_path", "cr
 ENDPOINT_KEYS = ("container_port", "scheme")
 PROBES = ("http", "tcp", "websocket")
 CREDENTIAL_PARTS = ("user", "password", "database")
+MAX_EXTENDS_DEPTH = 64
+MAX_UNKNOWN_REPORTED = 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _KEY_LINE = re.compile(r"""^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=""")
 _TABLE_LINE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
@@ -99,7 +102,7 @@ def available_profiles(settings: ProjectSettings, include_builtin: bool) -> dict
     directories = [builtin_profiles_dir()] if include_builtin else []
     directories.append(settings.project_dir / settings.profiles_dir)
     for directory in directories:
-        if directory.is_dir():
+        if is_dir(directory):
             for path in sorted(directory.glob("*.toml")):
                 found[path.stem] = path
     return found
@@ -107,8 +110,9 @@ def available_profiles(settings: ProjectSettings, include_builtin: bool) -> dict
 
 def display_path(path: Path, settings: ProjectSettings) -> str:
     builtin = builtin_profiles_dir()
-    project_profiles = (settings.project_dir / settings.profiles_dir).resolve()
-    if path.resolve().parent == builtin.resolve() and path.resolve().parent != project_profiles:
+    project_profiles = resolved(settings.project_dir / settings.profiles_dir)
+    parent = resolved(path).parent
+    if parent == resolved(builtin) and parent != project_profiles:
         return BUILTIN_PREFIX + path.name
     return settings.relative(path)
 
@@ -130,47 +134,23 @@ def key_lines(text: str) -> dict[tuple[str, str], int]:
 
 
 class ProfileReader:
-    """Reads profile files for one load with one fresh dynaconf instance."""
+    """Reads the profile files of one load, each once."""
 
     def __init__(self, settings: ProjectSettings, info: SchemaInfo, include_builtin: bool) -> None:
         self.settings = settings
         self.info = info
         self.available = available_profiles(settings, include_builtin)
         self.errors: list[LayercfgError] = []
-        self._loader: Any = None
         self._cache: dict[str, Profile | None] = {}
 
-    def _toml_loader(self) -> Any:
-        if self._loader is None:
-            from dynaconf import Dynaconf
-            from dynaconf.constants import TOML_EXTENSIONS
-            from dynaconf.loaders.base import BaseLoader
-            from dynaconf.vendor import tomllib
-
-            settings = Dynaconf(
-                environments=False,
-                load_dotenv=False,
-                loaders=[],  # no env loader: layercfg reads the environment itself
-                settings_files=[],
-            )
-            self._loader = BaseLoader(
-                obj=settings,
-                env=None,
-                identifier="toml",
-                extensions=TOML_EXTENSIONS,
-                file_reader=tomllib.load,
-                string_reader=tomllib.loads,
-                opener_params={"mode": "rb"},
-            )
-        return self._loader
-
-    def _parse(self, text: str, display: str) -> dict[str, Any]:
-        # get_source_data takes TOML text directly and returns it parsed, before
-        # dynaconf's token parsing ("@int", "@format", "@jinja") could touch it.
-        source = text if text.endswith("\n") else text + "\n"
+    @staticmethod
+    def _parse(text: str, display: str) -> dict[str, Any]:
+        # The standard library's TOML parser: no environment variable, no settings file and no
+        # "@token" can make reading a profile run code or read anything else (dynaconf's reader,
+        # used before, honoured INCLUDES_FOR_DYNACONF and friends from os.environ).
         try:
-            data = self._toml_loader().get_source_data([source])
-        except ValueError as exc:  # TOMLDecodeError (dynaconf's vendored tomllib) is a ValueError
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
             message = str(exc)
             position = _TOML_POSITION.search(message)
             if position:
@@ -180,8 +160,8 @@ class ProfileReader:
                     f"malformed TOML: {reason} (column {position.group(2)})", location=where
                 ) from None
             raise MalformedFileError(f"malformed TOML: {message}", location=display) from None
-        result: dict[str, Any] = data.get(source, {})
-        return result
+        except RecursionError:
+            raise MalformedFileError("malformed TOML: nested too deeply", location=display) from None
 
     def read(self, name: str, *, referenced_at: str | None = None) -> Profile | None:
         """Parse and check one profile; None when it had errors (they are collected)."""
@@ -202,12 +182,7 @@ class ProfileReader:
         return profile
 
     def _read(self, name: str, path: Path, display: str) -> Profile:
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise MalformedFileError(f"profile is not UTF-8 text ({exc.reason})", location=display) from None
-        except OSError as exc:
-            raise UnreadableFileError(f"cannot read profile: {exc.strerror}", location=display) from None
+        text = read_text(path, display, "profile")
         data = self._parse(text, display)
         lines = key_lines(text)
 
@@ -276,6 +251,11 @@ class ProfileReader:
         def visit(name: str, stack: tuple[str, ...], referenced_at: str | None) -> None:
             if name in stack:
                 raise ProfileCycleError((*stack, name), location=referenced_at)
+            if len(stack) >= MAX_EXTENDS_DEPTH:
+                raise ProfileError(
+                    f"extends chain deeper than {MAX_EXTENDS_DEPTH} profiles ({' -> '.join(stack[:3])} -> ...)",
+                    location=referenced_at,
+                )
             if name in done:
                 return
             profile = self.read(name, referenced_at=referenced_at)
@@ -364,6 +344,7 @@ def _str_list(raw: object, key: str, location: str) -> tuple[str, ...]:
 def check_values(profile: Profile, info: SchemaInfo) -> tuple[Profile, list[LayercfgError]]:
     """The profile with only the keys the load's field table knows, and an error for each other key."""
     errors: list[LayercfgError] = []
+    unknown: list[str] = []
     known = {}
     for key, value in profile.values.items():
         in_values = profile.value_tables.get(key, "values") == "values"
@@ -379,6 +360,8 @@ def check_values(profile: Profile, info: SchemaInfo) -> tuple[Profile, list[Laye
                 )
             )
             continue
+        unknown.append(key)
+    for key in unknown[:MAX_UNKNOWN_REPORTED]:
         errors.append(
             UnknownKeyError(
                 key,
@@ -388,6 +371,10 @@ def check_values(profile: Profile, info: SchemaInfo) -> tuple[Profile, list[Laye
                 field=key,
             )
         )
+    if len(unknown) > MAX_UNKNOWN_REPORTED:
+        # One screen of errors, and no per-key suggestion work for a file that is not a profile at all.
+        rest = len(unknown) - MAX_UNKNOWN_REPORTED
+        errors.append(ProfileError(f"and {rest} more unknown keys in [values]", location=profile.display))
     if not errors:
         return profile, errors
     return attrs.evolve(profile, values=known), errors
@@ -403,8 +390,13 @@ def profile_layer(profile: Profile) -> Layer:
 
 
 def split_profile_names(text: str) -> list[str]:
-    """``"alpine-test, staging-fallback"`` -> ``["alpine-test", "staging-fallback"]``."""
+    """``"alpine-test, staging-fallback"`` -> ``["alpine-test", "staging-fallback"]``.
+
+    Text that names no profile at all (``","``) is an error, not "no profiles": it was meant to name some.
+    """
     names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names and text.strip():
+        raise ProfileError(f"{text!r} names no profile (expected NAME or NAME,NAME)")
     for name in names:
         if not _NAME.match(name):
             raise ProfileError(f"invalid profile name {name!r}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from ._files import is_dir, is_file, resolved
 from .exceptions import MalformedFileError, ProjectError, UnreadableFileError
 
 DEFAULT_SCHEMA = "layercfg:TestEnvConfig"
@@ -38,7 +39,7 @@ class ProjectSettings:
     def relative(self, path: Path) -> str:
         """``path`` relative to the project directory when inside it, else absolute."""
         try:
-            return path.resolve().relative_to(self.project_dir).as_posix()
+            return resolved(path).relative_to(self.project_dir).as_posix()
         except ValueError:
             return str(path)
 
@@ -53,15 +54,19 @@ class ProjectSettings:
     def load_schema(self) -> type:
         module_name, _, attr = self.schema.partition(":")
         where = f"{self.pyproject}" if self.pyproject else "[tool.layercfg]"
-        if not attr:
-            raise ProjectError(f"schema must be 'module:ClassName', got {self.schema!r}", location=where)
+        if not module_name or not attr or module_name.startswith("."):
+            raise ProjectError(
+                f"schema must be 'package.module:ClassName' (an absolute module), got {self.schema!r}", location=where
+            )
         try:
             module = importlib.import_module(module_name)
             schema = getattr(module, attr)
-        except (ImportError, AttributeError) as exc:
-            raise ProjectError(f"cannot import schema {self.schema!r}: {exc}", location=where) from None
-        if not isinstance(schema, type):
-            raise ProjectError(f"schema {self.schema!r} is not a class", location=where)
+        except Exception as exc:  # ImportError, or whatever the module raises while it is imported
+            raise ProjectError(
+                f"cannot import schema {self.schema!r}: {type(exc).__name__}: {exc}", location=where
+            ) from None
+        if not isinstance(schema, type) or not attrs.has(schema):
+            raise ProjectError(f"schema {self.schema!r} is not an attrs class", location=where)
         return schema
 
 
@@ -73,34 +78,36 @@ def find_project(project_dir: str | os.PathLike[str] | None = None) -> ProjectSe
     working directory itself.
     """
     if project_dir is not None:
-        root = Path(project_dir).resolve()
-        if not root.is_dir():
+        root = resolved(Path(project_dir))
+        if not is_dir(root):
             raise UnreadableFileError("project directory does not exist", location=str(project_dir))
         return _read_settings(root, root / "pyproject.toml")
-    cwd = Path.cwd().resolve()
+    cwd = resolved(Path.cwd())
     for candidate in (cwd, *cwd.parents):
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and b"[tool.layercfg" in _read_bytes(pyproject):
+        if is_file(pyproject) and "[tool.layercfg" in _read_text(pyproject):
             return _read_settings(candidate, pyproject)
     return ProjectSettings(project_dir=cwd)
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise UnreadableFileError(f"cannot read: {exc.strerror}", location=str(path)) from None
+def _read_text(path: Path) -> str:
+    from ._files import read_text
+
+    return read_text(path, str(path), "pyproject.toml")
 
 
 def _read_settings(root: Path, pyproject: Path) -> ProjectSettings:
-    if not pyproject.is_file():
+    if not is_file(pyproject):
         return ProjectSettings(project_dir=root)
-    data = _read_bytes(pyproject)
+    text = _read_text(pyproject)
     try:
-        document = tomllib.loads(data.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        document = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise MalformedFileError(f"malformed TOML: {exc}", location=str(pyproject)) from None
-    table = document.get("tool", {}).get("layercfg")
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ProjectError("[tool] must be a table", location=str(pyproject))
+    table = tool.get("layercfg")
     if table is None:
         return ProjectSettings(project_dir=root)
     where = f"{pyproject} [tool.layercfg]"

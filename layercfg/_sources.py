@@ -11,10 +11,11 @@ from pathlib import Path
 
 import attrs
 
+from ._files import read_text
 from ._provenance import LayerKind, Origin, SourceKind
 from ._schema import SchemaInfo
 from ._words import FALSE_WORDS, TRUE_WORDS
-from .exceptions import MalformedFileError, UnknownFieldError, UnreadableFileError
+from .exceptions import UnknownFieldError
 
 
 @attrs.frozen
@@ -132,16 +133,7 @@ def read_env_file(path: Path, display: str) -> EnvFile:
     """
     from dotenv.parser import parse_stream
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UnreadableFileError("env file not found", location=display) from None
-    except IsADirectoryError:
-        raise UnreadableFileError("env file is a directory", location=display) from None
-    except UnicodeDecodeError as exc:
-        raise MalformedFileError(f"env file is not UTF-8 text ({exc.reason})", location=display) from None
-    except OSError as exc:
-        raise UnreadableFileError(f"cannot read env file: {exc.strerror}", location=display) from None
+    text = read_text(path, display, "env file")
     import io
 
     values: dict[str, tuple[str, int]] = {}

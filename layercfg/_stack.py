@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._files import exists
 from ._provenance import LayerKind, SourceKind
 from ._sources import EnvFile, Layer, default_layer, env_file_layer, environment_layer, override_layer, read_env_file
 from .exceptions import LayercfgError, UnreadableFileError
@@ -93,7 +94,7 @@ def env_files(context: LoadContext) -> Sequence[Layer]:
             try:
                 env_file = read_env_file(path, display)
             except UnreadableFileError as exc:
-                if ref.required or path.exists():
+                if ref.required or exists(path):
                     context.errors.append(exc)
                 else:
                     context.warnings.append(
