@@ -128,7 +128,10 @@ def _to_int(raw: object, spec: FieldSpec) -> int:
 def _to_float(raw: object, spec: FieldSpec) -> float:
     value: float | None = None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer past float's range (10**400)
+            value = None
     elif isinstance(raw, str):
         try:
             value = float(raw.strip())
@@ -154,11 +157,21 @@ _SCALARS: dict[Any, Callable[[object, FieldSpec], object]] = {
 }
 
 
+# Durations past a year are mistakes, and past ~1e9 s they overflow every clock and socket timeout.
+MAX_SECONDS = 365 * 24 * 3600
+
+
 def _check(spec: FieldSpec, value: object, raw: object) -> None:
     if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
         raise Invalid(f"expected at least {spec.minimum:g}, got {show_raw(raw, spec.secret)}")
+    if spec.unit == "seconds" and isinstance(value, (int, float)) and value > MAX_SECONDS:
+        raise Invalid(f"expected at most {MAX_SECONDS} seconds (a year), got {show_raw(raw, spec.secret)}")
     if spec.schemes and isinstance(value, str):
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises for a port that is not a number in range)
+        except ValueError as exc:
+            raise Invalid(f"expected a URL, got {show_raw(raw, spec.secret)}: {exc}") from None
         if parts.scheme not in spec.schemes or not parts.netloc:
             schemes = " or ".join(spec.schemes)
             raise Invalid(f"expected a {schemes} URL (scheme://host[:port]), got {show_raw(raw, spec.secret)}")

@@ -136,7 +136,11 @@ def resolve(
         try:
             config = schema(**{name: fields[name].value for name in info.attributes})
         except (TypeError, ValueError) as exc:
-            errors.append(LayercfgError(f"{schema.__name__} rejected the resolved values: {exc}"))
+            from ._render import mask_text, secret_values_of
+
+            # A validator's message may quote the value it rejected: mask secrets as everywhere else.
+            message = mask_text(str(exc), secret_values_of(fields.values()))
+            errors.append(LayercfgError(f"{schema.__name__} rejected the resolved values: {message}"))
     trace = Trace(
         schema=schema,
         profiles=tuple(item.name for item in profiles),

@@ -115,9 +115,13 @@ class Candidate:
     value: object = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class FieldTrace:
-    """Everything known about how one field got its value."""
+    """Everything known about how one field got its value.
+
+    ``str()`` is the receipt as ``layercfg explain`` prints it, and neither ``str()`` nor
+    ``repr()`` shows a secret value or a URL's password.
+    """
 
     name: str
     value: object
@@ -126,6 +130,20 @@ class FieldTrace:
     candidates: tuple[Candidate, ...]  # highest precedence first, winner included
     warnings: tuple[str, ...] = ()
     lineage: tuple[tuple[str, Origin], ...] = ()  # for derived values: (input field, its origin)
+
+    def __str__(self) -> str:
+        from ._render import field_text
+
+        return field_text(self)
+
+    def __repr__(self) -> str:
+        from ._render import display, text
+
+        shown = text(display(self.value, secret=self.secret))
+        return (
+            f"FieldTrace(name={self.name!r}, value={shown!r}, layer={self.winner.origin.layer.label!r}, "
+            f"source={self.winner.origin.source!r}, candidates={len(self.candidates)})"
+        )
 
 
 @attrs.frozen

@@ -77,8 +77,13 @@ def _mask_values(text: str, values: Sequence[str]) -> str:
 
 def secret_values(trace: Trace) -> list[str]:
     """The raw texts of every secret candidate of a receipt (for masking free text)."""
+    return secret_values_of(trace.fields.values())
+
+
+def secret_values_of(fields: Iterable[FieldTrace]) -> list[str]:
+    """The raw texts of the secret candidates of ``fields``, and the passwords inside their URLs."""
     found = []
-    for field in trace.fields.values():
+    for field in fields:
         if field.secret:
             found += [str(c.raw) for c in field.candidates if c.raw is not None and str(c.raw)]
         for candidate in field.candidates:
@@ -124,9 +129,17 @@ def explain_dict(field: FieldTrace, trace: Trace, *, show_secrets: bool = False)
     }
 
 
+def field_text(field: FieldTrace) -> str:
+    """The receipt of one field on its own (``str(explain(cfg, name))``), secrets masked."""
+    return _explain_lines(field, secret_values_of([field]), show_secrets=False)
+
+
 def explain_text(field: FieldTrace, trace: Trace, *, show_secrets: bool = False) -> str:
     """The receipt of one field, for people."""
-    secrets = [] if show_secrets else secret_values(trace)
+    return _explain_lines(field, [] if show_secrets else secret_values(trace), show_secrets=show_secrets)
+
+
+def _explain_lines(field: FieldTrace, secrets: Sequence[str], *, show_secrets: bool) -> str:
     value = text(display(field.value, secret=field.secret, show_secrets=show_secrets))
     lines = [f"{field.name} = {value}"]
     for candidate in field.candidates:
@@ -159,7 +172,7 @@ def show_dict(trace: Trace, *, show_secrets: bool = False) -> dict[str, Any]:
     return {
         "profiles": list(trace.profiles),
         "fields": [explain_dict(field, trace, show_secrets=show_secrets) for field in trace.fields.values()],
-        "warnings": list(trace.warnings),
+        "warnings": [mask_text(w, [] if show_secrets else secret_values(trace)) for w in trace.warnings],
     }
 
 

@@ -262,6 +262,33 @@ def _attrs_specs(cls: type, prefix: str, attribute: bool) -> dict[str, FieldSpec
     return {field.name: _spec_of(field, hints, prefix, attribute) for field in attrs.fields(cls)}
 
 
+def _mask_repr(schema: type, specs: Mapping[str, FieldSpec]) -> None:
+    """Give ``schema`` a repr that masks its secret fields, when attrs' own would print them.
+
+    ``setting(secret=True)`` masks through the field's own repr, but a field that is secret only
+    by its name (``api_token``, ``db_password``), or a plain ``attrs.field``, would print its
+    value; secrets never print, whatever the schema, so such a class gets this repr instead.
+    """
+    fields = attrs.fields(schema)
+    leaky = [f for f in fields if specs[f.name].secret and f.repr is not _secret_repr and f.repr is not False]
+    if not leaky or getattr(schema.__repr__, "_layercfg_masked", False):
+        return
+    secret = {f.name for f in leaky}
+
+    def __repr__(self: object) -> str:
+        parts = []
+        for field in fields:
+            if field.repr is False:
+                continue
+            value = getattr(self, field.name)
+            shown = SECRET_MASK if field.name in secret and value is not None else mask_url_passwords(repr(value))
+            parts.append(f"{field.name}={shown}")
+        return f"{type(self).__qualname__}({', '.join(parts)})"
+
+    __repr__._layercfg_masked = True  # type: ignore[attr-defined]
+    schema.__repr__ = __repr__  # type: ignore[method-assign, assignment]
+
+
 @functools.cache
 def schema_info(schema: type, prefix: str, extra_services: tuple[Service, ...] = ()) -> SchemaInfo:
     """The field table of ``schema`` under ``prefix``, with services a profile declares; cached.
@@ -270,6 +297,7 @@ def schema_info(schema: type, prefix: str, extra_services: tuple[Service, ...] =
     declare them itself, so discovery and fallback work for any schema.
     """
     specs = _attrs_specs(schema, prefix, True)
+    _mask_repr(schema, specs)
     for name, spec in _attrs_specs(EngineSettings, prefix, False).items():
         specs.setdefault(name, spec)
     from ._services import service_models

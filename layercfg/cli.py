@@ -19,6 +19,7 @@ import click
 
 from . import _render
 from ._load import Loaded, load
+from ._schema import SECRET_MASK
 from ._words import split_assignments
 from .exceptions import LayercfgError
 
@@ -139,8 +140,9 @@ def explain(ctx: click.Context, /, field: str, as_json: bool, **given: Any) -> N
         click.echo(_render.dumps(_render.explain_dict(trace, loaded.trace, show_secrets=options.show_secrets)))
         return
     click.echo(_render.explain_text(trace, loaded.trace, show_secrets=options.show_secrets))
+    secrets = [] if options.show_secrets else _render.secret_values(loaded.trace)
     for warning in loaded.trace.warnings:
-        click.echo(f"  {'note':<9} {warning}")
+        click.echo(f"  {'note':<9} {_render.mask_text(warning, secrets)}")
 
 
 @main.command()
@@ -293,24 +295,32 @@ def env(ctx: click.Context, /, fmt: str, legacy: bool, as_json: bool, **given: A
     """Print the resolved config as variables (canonical names; --legacy adds the aliases)."""
     options = _options(ctx, **given)
     loaded = _load(options)
-    from ._project import find_project
-    from ._schema import schema_info
-
-    settings = find_project(options.project_dir)
-    info = schema_info(loaded.trace.schema, settings.env_prefix)
-    info = loaded.trace.info or info
+    info = loaded.trace.info
+    assert info is not None  # every resolution records its field table
     names = {name: ((*spec.aliases, spec.env) if legacy else (spec.env,)) for name, spec in info.fields.items()}
     ports = {name: spec.port_aliases for name, spec in info.fields.items() if legacy and spec.port_aliases}
     pairs = _render.env_assignments(loaded.trace, names, ports, show_secrets=options.show_secrets)
     if as_json or fmt == "json":
         click.echo(_render.dumps(dict(pairs)))
-    elif fmt == "shell":
-        for name, value in pairs:
+        return
+    for name, value in pairs:
+        if SECRET_MASK in value:
+            # An export is read back as values: never write the mask where a password belongs.
+            click.echo(f"# {name} holds a secret: add --show-secrets to export it")
+        elif fmt == "shell":
             click.echo(f"export {name}={shlex.quote(value)}")
-    else:
-        for name, value in pairs:
-            quoted = value if _SAFE.match(value) else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            click.echo(f"{name}={quoted}")
+        elif "${" in value:
+            # python-dotenv expands ${...} inside any quotes and has no escape: no line reads back as this.
+            click.echo(f"# {name} holds '${{', which dotenv readers expand: use --format shell or json to export it")
+        else:
+            click.echo(f"{name}={_dotenv_quote(value)}")
+
+
+def _dotenv_quote(value: str) -> str:
+    """A value python-dotenv and compose read back as written (single quotes; ``${`` is never written)."""
+    if _SAFE.match(value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @main.command()

@@ -184,6 +184,8 @@ def _resolve(state: _State, environ: Mapping[str, str]) -> Loaded[Any] | _Failur
         )
     except LayercfgError as exc:
         return _Failure(str(exc))
+    except Exception as exc:  # a layercfg bug must fail the tests that need the config, not the session
+        return _Failure(f"layercfg failed unexpectedly ({type(exc).__name__}: {exc}); please report it")
 
 
 def _outcome(state: _State, environ: Mapping[str, str]) -> Loaded[Any] | _Failure:

@@ -256,7 +256,7 @@ PASSWORD = "pw-Zq8-unique"
         pytest.param(("explain", "backend_url", "--json"), True, id="explain json"),
         pytest.param(("show",), True, id="show"),
         pytest.param(("show", "--json"), True, id="show json"),
-        pytest.param(("env",), True, id="env"),
+        pytest.param(("env",), False, id="env"),
         pytest.param(("env", "--legacy", "--json"), True, id="env legacy json"),
         pytest.param(("doctor",), True, id="doctor"),
         pytest.param(("doctor", "--json"), True, id="doctor json"),
@@ -270,6 +270,17 @@ def test_url_password_never_printed(run_cli, tmp_path: Path, args, shows_url):
     assert PASSWORD not in result.stdout + result.stderr
     if shows_url:
         assert "admin:<secret>@127.0.0.1" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["dotenv", "shell"])
+def test_export_never_writes_a_mask_as_a_value(run_cli, tmp_path: Path, fmt: str):
+    """env --format dotenv/shell leaves a secret out with a comment saying how to include it."""
+    environ = {**NO_DOCKER, "NETRA_BACKEND_URL": f"http://admin:{PASSWORD}@127.0.0.1:8000"}
+    lines = run_cli("env", "--format", fmt, env=environ, cwd=tmp_path).stdout.splitlines()
+    assert "# NETRA_BACKEND_URL holds a secret: add --show-secrets to export it" in lines
+    assert not [line for line in lines if "<secret>" in line and not line.startswith("#")]
+    shown = run_cli("env", "--format", fmt, "--show-secrets", env=environ, cwd=tmp_path).stdout
+    assert PASSWORD in shown
 
 
 def test_url_password_shown_when_asked(run_cli, tmp_path: Path):
