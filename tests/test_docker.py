@@ -20,13 +20,13 @@ import attrs
 import pytest
 
 from layercfg._docker import (
-    DockerProblem,
     PublishedPort,
     ServiceDiscovery,
     ServiceQuery,
     check_engine,
     discover,
 )
+from layercfg._engine import DockerProblem
 
 REPO = Path(__file__).resolve().parents[1]
 HTTPD_PORT = {"8000/tcp": ("0.0.0.0", None)}

@@ -1,0 +1,261 @@
+"""Reaching the Docker engine: which endpoint, within one time budget, and why it failed.
+
+The endpoint is chosen the way the Docker CLI and SDK do (``DOCKER_HOST``, else the CLI's
+current context); every call shares one hard time budget (:class:`_Clock`, run in a thread by
+:func:`_bounded`); and every failure becomes a :class:`DockerProblem` whose ``kind`` tells a
+missing socket, a refused one, a permission error and a daemon that never answers apart.
+:mod:`layercfg._docker` asks the engine about containers through these.
+
+``docker`` is imported inside the functions, so importing layercfg never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, TypeVar
+
+import attrs
+
+__all__ = ["DEFAULT_ENGINE", "DockerProblem"]
+
+DEFAULT_ENGINE: Final = "unix:///var/run/docker.sock"
+# No Docker call gets less than this, so an almost spent budget still yields a real answer or
+# a real timeout rather than a zero timeout (which would mean "block forever" to a socket).
+_MIN_CALL_TIMEOUT: Final = 0.05
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class DockerProblem:
+    """Why discovery found nothing (or found too much), in words a user can act on."""
+
+    # "socket-missing" | "connection-refused" | "permission-denied" | "timeout" | "no-container"
+    # | "port-not-published" | "ambiguous" | "error"
+    kind: str
+    message: str
+    engine: str  # the endpoint tried, e.g. "unix:///var/run/docker.sock"
+    elapsed: float  # seconds since the call started
+
+
+class _Clock:
+    def __init__(self, budget: float) -> None:
+        self.budget = max(budget, _MIN_CALL_TIMEOUT)
+        self.start = time.monotonic()
+        self.deadline = self.start + self.budget
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def remaining(self) -> float:
+        """Seconds left for the next call; raises a timeout when the budget is spent."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"time budget of {self.budget} s spent")
+        return max(left, _MIN_CALL_TIMEOUT)
+
+
+class _Outcome:
+    value: Any = None
+    error: BaseException | None = None
+
+
+def _bounded(work: Callable[[], T], clock: _Clock, endpoint: _Endpoint) -> T | DockerProblem:
+    """Run ``work`` in a thread and give up on it at the deadline.
+
+    Every Docker call inside gets the remaining budget as its socket timeout, which covers a daemon
+    that accepts and never answers. The thread is the second line: name resolution, TLS handshakes
+    and byte-by-byte answers are not covered by socket timeouts, and the budget is a promise. An
+    abandoned thread ends by itself when its socket timeout fires; it is a daemon thread so it never
+    holds the interpreter open.
+    """
+    outcome = _Outcome()
+
+    def run() -> None:
+        try:
+            outcome.value = work()
+        except BaseException as exc:  # handed to the caller's thread, which classifies it
+            outcome.error = exc
+
+    thread = threading.Thread(target=run, name="layercfg-docker-discovery", daemon=True)
+    thread.start()
+    thread.join(max(clock.deadline - time.monotonic(), 0.0))
+    if thread.is_alive():
+        return _timeout_problem(endpoint, clock)
+    if outcome.error is not None:
+        return _classify(outcome.error, endpoint, clock)
+    value: T = outcome.value
+    return value
+
+
+@attrs.frozen
+class _Endpoint:
+    url: str  # e.g. "unix:///var/run/docker.sock", "tcp://10.0.0.2:2376"
+    source: str  # where the url came from, for messages: "DOCKER_HOST=...", "DOCKER_HOST is unset"
+    tls: Any = None  # docker.tls.TLSConfig or None
+
+    @property
+    def socket_path(self) -> str | None:
+        for prefix in ("unix://", "http+unix://"):
+            if self.url.startswith(prefix):
+                path = self.url[len(prefix) :]
+                return path if path.startswith("/") else f"/{path}"
+        return None
+
+
+def _resolve_endpoint(environ: Mapping[str, str]) -> _Endpoint:
+    """Pick the engine the way the Docker CLI and SDK do: DOCKER_HOST, else the current context."""
+    from docker.utils import kwargs_from_env
+
+    # kwargs_from_env treats an empty mapping as "use os.environ"; a placeholder keeps it on ours.
+    params = kwargs_from_env(environment=dict(environ) or {"_LAYERCFG_EMPTY_ENVIRON": ""})
+    tls = params.get("tls")
+    host = environ.get("DOCKER_HOST")
+    if host:
+        return _Endpoint(str(params["base_url"]), f"DOCKER_HOST={host}", tls)
+    context = _current_context(environ)
+    if context is not None:
+        return context
+    return _Endpoint(DEFAULT_ENGINE, "DOCKER_HOST is unset", tls)
+
+
+def _docker_config_dir(environ: Mapping[str, str]) -> str:
+    config = environ.get("DOCKER_CONFIG")
+    if config:
+        return config
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, ".docker")
+
+
+def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
+    """The Docker CLI's current context (DOCKER_CONTEXT, else config.json's currentContext).
+
+    This reads the CLI's context store the way ``docker.context.Context.load_context`` does, but
+    from ``environ`` rather than ``os.environ`` (the SDK's helpers read DOCKER_CONFIG from the
+    process environment only). Returns None for the built-in ``default`` context.
+    """
+    from docker.context.config import get_context_id
+    from docker.tls import TLSConfig
+
+    config_dir = _docker_config_dir(environ)
+    name = environ.get("DOCKER_CONTEXT")
+    origin = "DOCKER_CONTEXT"
+    if not name:
+        origin = os.path.join(config_dir, "config.json")
+        try:
+            with open(origin, encoding="utf-8") as stream:
+                name = json.load(stream).get("currentContext")
+        except (OSError, ValueError, AttributeError):
+            name = None
+    if not name or name == "default":
+        return None
+    context_id = get_context_id(name)
+    meta_file = os.path.join(config_dir, "contexts", "meta", context_id, "meta.json")
+    try:
+        with open(meta_file, encoding="utf-8") as stream:
+            meta = json.load(stream)
+    except FileNotFoundError:
+        raise ValueError(f"Docker context {name!r} (from {origin}) does not exist: no {meta_file}") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"Docker context {name!r}: cannot read {meta_file}: {exc}") from None
+    endpoint = (meta.get("Endpoints") or {}).get("docker") or {}
+    host = endpoint.get("Host") or DEFAULT_ENGINE
+    tls = None
+    tls_dir = os.path.join(config_dir, "contexts", "tls", context_id, "docker")
+    files = {"ca": "", "cert": "", "key": ""}
+    if os.path.isdir(tls_dir):
+        for filename in os.listdir(tls_dir):
+            for kind in files:
+                if filename.startswith(kind):
+                    files[kind] = os.path.join(tls_dir, filename)
+    if all(files.values()):
+        verify = None if endpoint.get("SkipTLSVerify", False) else True
+        tls = TLSConfig(client_cert=(files["cert"], files["key"]), ca_cert=files["ca"], verify=verify)
+    return _Endpoint(str(host), f"Docker context {name!r} from {origin}", tls)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps: causes, contexts, urllib3 reasons, args."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        stack.extend(item for item in wrapped if isinstance(item, BaseException))
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "response", None), "status_code", None) == 404
+
+
+def _kind(exc: BaseException) -> str:
+    import requests
+
+    for cause in _causes(exc):
+        if isinstance(cause, FileNotFoundError):
+            return "socket-missing"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection-refused"
+        if isinstance(cause, PermissionError):
+            return "permission-denied"
+        if isinstance(cause, TimeoutError | socket.timeout | requests.Timeout):
+            return "timeout"
+        if type(cause).__name__ in {"ReadTimeoutError", "ConnectTimeoutError"}:  # urllib3's
+            return "timeout"
+    return "error"
+
+
+def _configuration_problem(exc: Exception, environ: Mapping[str, str], clock: _Clock) -> DockerProblem:
+    engine = environ.get("DOCKER_HOST", "")
+    return DockerProblem("error", f"cannot configure the Docker client: {exc}", engine, clock.elapsed())
+
+
+def _timeout_problem(endpoint: _Endpoint, clock: _Clock) -> DockerProblem:
+    message = f"Docker daemon at {endpoint.url} did not answer within {clock.budget:.1f} s ({endpoint.source})"
+    return DockerProblem("timeout", message, endpoint.url, clock.elapsed())
+
+
+def _classify(exc: BaseException, endpoint: _Endpoint, clock: _Clock) -> DockerProblem:
+    kind = _kind(exc)
+    if kind == "timeout":
+        return _timeout_problem(endpoint, clock)
+    url, path, source = endpoint.url, endpoint.socket_path, endpoint.source
+    where = f"Docker socket {path}" if path else f"Docker daemon at {url}"
+    if kind == "socket-missing" and path:
+        message = f"Docker socket {path} does not exist (is the daemon running? {source})"
+    elif kind == "socket-missing":  # a FileNotFoundError from elsewhere, e.g. a TLS certificate
+        kind = "error"
+        message = f"Docker client for {url} ({source}): {exc}"
+    elif kind == "connection-refused":
+        message = f"{where} refused the connection (is the daemon running? {source})"
+    elif kind == "permission-denied":
+        owner = _socket_owner(path)
+        message = f"permission denied on {where}{owner} ({source}); run as a user who may use it"
+    else:
+        detail = str(exc).strip() or type(exc).__name__
+        message = f"Docker daemon at {url} failed: {detail} ({source})"
+    return DockerProblem(kind, message, url, clock.elapsed())
+
+
+def _socket_owner(path: str | None) -> str:
+    if path is None:
+        return ""
+    try:
+        import grp
+        import pwd
+
+        status = os.stat(path)
+        owner = pwd.getpwuid(status.st_uid).pw_name
+        group = grp.getgrgid(status.st_gid).gr_name
+    except (OSError, KeyError):
+        return ""
+    return f" (owned by {owner}:{group}, mode {status.st_mode & 0o777:04o})"
