@@ -6,6 +6,7 @@ the mapping it reads (``environ``) so tests pass a dict.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -125,25 +126,53 @@ class EnvFile:
     warnings: tuple[str, ...] = ()
 
 
+_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=")
+
+
 def read_env_file(path: Path, display: str) -> EnvFile:
-    """Parse a dotenv file with python-dotenv's parser, keeping line numbers.
+    """Parse a dotenv file with python-dotenv's parser, keeping exact line numbers.
 
     Values are taken as written (quotes and escapes processed by python-dotenv,
-    no ``${VAR}`` expansion); nothing goes into ``os.environ``.
+    no ``${VAR}`` expansion); nothing goes into ``os.environ``. A quote left open would
+    swallow the lines after it into one value: when such a value's later lines are
+    assignments themselves, only the opening line is skipped (and named), and the
+    lines after it are read on their own.
     """
-    from dotenv.parser import parse_stream
-
     text = read_text(path, display, "env file")
-    import io
-
     values: dict[str, tuple[str, int]] = {}
     warnings: list[str] = []
-    for binding in parse_stream(io.StringIO(text)):
-        if binding.error:
-            warnings.append(f"{display}:{binding.original.line}: could not parse this line; it was skipped")
-        elif binding.key is not None and binding.value is not None:
-            values[binding.key] = (binding.value, binding.original.line)
+    lines = text.splitlines(keepends=True)
+    start = 0  # 0-based index of the first line still to parse
+    while start < len(lines):
+        start = _parse_from(lines, start, display, values, warnings)
     return EnvFile(path, display, values, tuple(warnings))
+
+
+def _parse_from(
+    lines: list[str], start: int, display: str, values: dict[str, tuple[str, int]], warnings: list[str]
+) -> int:
+    """Parse ``lines[start:]`` into ``values``; return where to go on (the end, or past a line skipped)."""
+    import io
+
+    from dotenv.parser import parse_stream
+
+    for binding in parse_stream(io.StringIO("".join(lines[start:]))):
+        original = binding.original
+        # python-dotenv counts a binding from the blank lines and comments before it: find its own line.
+        leading = len(original.string) - len(original.string.lstrip())
+        line = start + original.line + original.string[:leading].count("\n")
+        body = original.string[leading:].splitlines()
+        swallowed = len(body) > 1 and any(_ASSIGNMENT.match(later) for later in body[1:])
+        if binding.error and not swallowed:
+            warnings.append(f"{display}:{line}: could not parse this line; it was skipped")
+            continue
+        if not binding.error and (binding.key is None or binding.value is None):
+            continue
+        if swallowed:
+            warnings.append(f"{display}:{line}: could not parse this line (a quote is not closed); it was skipped")
+            return line  # 1-based line of the bad one = 0-based index of the next
+        values[binding.key] = (binding.value, line)
+    return len(lines)
 
 
 def env_file_layer(env_file: EnvFile, info: SchemaInfo) -> Layer:
