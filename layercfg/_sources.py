@@ -163,15 +163,13 @@ def _parse_from(
         line = start + original.line + original.string[:leading].count("\n")
         body = original.string[leading:].splitlines()
         swallowed = len(body) > 1 and any(_ASSIGNMENT.match(later) for later in body[1:])
-        if binding.error and not swallowed:
-            warnings.append(f"{display}:{line}: could not parse this line; it was skipped")
-            continue
-        if not binding.error and (binding.key is None or binding.value is None):
-            continue
         if swallowed:
             warnings.append(f"{display}:{line}: could not parse this line (a quote is not closed); it was skipped")
             return line  # 1-based line of the bad one = 0-based index of the next
-        values[binding.key] = (binding.value, line)
+        if binding.error:
+            warnings.append(f"{display}:{line}: could not parse this line; it was skipped")
+        elif binding.key is not None and binding.value is not None:
+            values[binding.key] = (binding.value, line)
     return len(lines)
 
 
