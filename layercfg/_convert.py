@@ -72,6 +72,8 @@ def _convert_type(tp: Any, raw: object, spec: FieldSpec) -> object:
         return converter(raw, spec)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         for member in tp:
+            if raw is member:  # an Enum member as the schema default, or from an override
+                return member
             if raw in (member.value, member.name) or (isinstance(raw, str) and raw.strip() == str(member.value)):
                 return member
         choices = ", ".join(repr(member.value) for member in tp)

@@ -6,7 +6,7 @@ message and a ``PATH:LINE`` where there is one. Check ids (docs/doctor.md):
 profile.valid, profile.invalid, value.invalid, file.unreadable, discovery.required,
 compose.found, compose.missing, compose.moved, compose.invalid, compose.interpolation,
 compose.context-missing, compose.dockerfile-missing, compose.service-found,
-compose.service-renamed, compose.service-missing, port.conflict, legacy.disagree,
+compose.service-renamed, compose.service-missing, port.conflict, port.duplicate, legacy.disagree,
 docker.reachable, docker.unreachable, endpoint.reachable, endpoint.unreachable,
 fallback.active, fallback.inactive.
 """
@@ -138,6 +138,32 @@ def _compose_checks(
     compose_project = resolved(project.project_dir / base) if base else first.parent
     findings += _build_findings(parsed, compose_project, project.project_dir, project)
     findings += _service_findings(parsed, trace)
+    findings += _duplicate_port_findings(parsed)
+    return findings
+
+
+def _duplicate_port_findings(reports: Sequence[ComposeReport]) -> list[Finding]:
+    """Two compose services publishing one host port: only one can start, and both URLs point at it."""
+    owners: dict[tuple[int, str], tuple[str, str]] = {}
+    findings = []
+    for report in reports:
+        for service in _services(report):
+            for mapping in service.ports:
+                if mapping.host_port is None:
+                    continue
+                key = (mapping.host_port, mapping.protocol)
+                where = f"{report.display}:{mapping.line}"
+                first = owners.setdefault(key, (service.name, where))
+                if first[0] != service.name:
+                    findings.append(
+                        Finding(
+                            "port.duplicate",
+                            "error",
+                            f"compose services {first[0]} ({first[1]}) and {service.name} both publish host port "
+                            f"{mapping.host_port}/{mapping.protocol}: only one of them can start",
+                            where,
+                        )
+                    )
     return findings
 
 

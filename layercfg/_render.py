@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._provenance import Candidate, FieldTrace, LayerKind, Status, Trace
+from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
 from ._schema import SECRET_MASK, mask_url_passwords, url_passwords
 from .exceptions import LayercfgError
 
@@ -108,12 +108,26 @@ def explain_dict(field: FieldTrace, trace: Trace, *, show_secrets: bool = False)
         value = candidate.value if candidate.status is Status.WON else candidate.raw
         return display(value, secret=field.secret, show_secrets=show_secrets)
 
+    def origin(o: Origin) -> dict[str, Any]:
+        """What the text output says of an origin, field by field (docs/cli.md)."""
+        return {
+            "detail": mask_text(o.detail, secrets) if o.detail else None,
+            "variable": o.variable,
+            "naming": o.naming,
+            "parts": [{"part": part, "location": where} for part, where in o.parts],
+        }
+
     return {
         "field": field.name,
         "value": display(field.value, secret=field.secret, show_secrets=show_secrets),
         "layer": field.winner.origin.layer.label,
         "source": field.winner.origin.source,
         "location": field.winner.origin.location,
+        **origin(field.winner.origin),
+        "lineage": [
+            {"field": name, "layer": o.layer.label, "source": o.source, "location": o.location}
+            for name, o in field.lineage
+        ],
         "candidates": [
             {
                 "layer": c.origin.layer.label,
@@ -121,6 +135,7 @@ def explain_dict(field: FieldTrace, trace: Trace, *, show_secrets: bool = False)
                 "location": c.origin.location,
                 "value": shown(c),
                 "status": c.status.value,
+                **origin(c.origin),
             }
             for c in field.candidates
         ],

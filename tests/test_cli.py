@@ -58,12 +58,18 @@ def test_explain_json_contract(run_cli, project):
     env = {"NETRA_PROFILE": "docker", "TEST_BACKEND_URL": "http://localhost:9000"}
     result = run_cli("explain", "backend_url", "--json", env=env, cwd=project.root)
     data = json.loads(result.stdout)
+    plain = {"detail": None, "variable": None, "naming": None, "parts": []}
     assert data == {
         "field": "backend_url",
         "value": "http://localhost:9000",
         "layer": "environment",
         "source": "env TEST_BACKEND_URL",
         "location": None,
+        "detail": "legacy alias of NETRA_BACKEND_URL",
+        "variable": "TEST_BACKEND_URL",
+        "naming": "alias",
+        "parts": [],
+        "lineage": [],
         "candidates": [
             {
                 "layer": "environment",
@@ -71,6 +77,10 @@ def test_explain_json_contract(run_cli, project):
                 "location": None,
                 "value": "http://localhost:9000",
                 "status": "won",
+                "detail": "legacy alias of NETRA_BACKEND_URL",
+                "variable": "TEST_BACKEND_URL",
+                "naming": "alias",
+                "parts": [],
             },
             {
                 "layer": "profile",
@@ -78,6 +88,7 @@ def test_explain_json_contract(run_cli, project):
                 "location": "<builtin>/profiles/docker.toml:6",
                 "value": "http://localhost:8002",
                 "status": "shadowed",
+                **plain,
             },
             {
                 "layer": "profile",
@@ -85,6 +96,7 @@ def test_explain_json_contract(run_cli, project):
                 "location": "<builtin>/profiles/local.toml:5",
                 "value": "http://localhost:8000",
                 "status": "shadowed",
+                **plain,
             },
             {
                 "layer": "default",
@@ -92,11 +104,26 @@ def test_explain_json_contract(run_cli, project):
                 "location": None,
                 "value": "http://localhost:8000",
                 "status": "shadowed",
+                **plain,
             },
         ],
         "warnings": ["TEST_BACKEND_URL is a legacy name; prefer NETRA_BACKEND_URL"],
         "profiles": ["local", "docker"],
     }
+
+
+def test_explain_json_has_lineage_and_port_mapping(run_cli, project):
+    """explain --json carries what the text shows: the derived lineage and the detail of each origin."""
+    env = {"NETRA_BACKEND_URL": "http://localhost:8123"}
+    data = json.loads(run_cli("explain", "websocket_url", "--json", env=env, cwd=project.root).stdout)
+    assert (data["layer"], data["lineage"]) == (
+        "derived",
+        [
+            {"field": "backend_url", "layer": "environment", "source": "env NETRA_BACKEND_URL", "location": None},
+            {"field": "websocket_path", "layer": "default", "source": "schema default", "location": None},
+        ],
+    )
+    assert data["detail"] == "backend_url <- env NETRA_BACKEND_URL; websocket_path <- schema default"
 
 
 def test_show_json_shape(cli):
@@ -110,6 +137,11 @@ def test_show_json_shape(cli):
         "layer",
         "source",
         "location",
+        "detail",
+        "variable",
+        "naming",
+        "parts",
+        "lineage",
         "candidates",
         "warnings",
         "profiles",

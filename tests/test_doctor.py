@@ -204,3 +204,20 @@ def test_endpoint_probes(project: Project):
         and "(set by environment: env NETRA_AUTH_URL)" in m
         for m in unreachable
     )
+
+
+def test_two_services_publishing_one_host_port(project: Project):
+    """Two compose services publishing 8002 are an error naming both lines."""
+    project.write(
+        "docker-compose.yml",
+        'services:\n  backend:\n    ports: ["8002:8000"]\n  frontend:\n    ports: ["8002:3000"]\n',
+    )
+    project.profile("p", '[values]\ncompose_files = ["docker-compose.yml"]\n')
+    findings = run_doctor(profile="p", project_dir=str(project.root), environ=NO_DOCKER, probe=False)
+    [duplicate] = checks(findings, "port.duplicate")
+    assert (duplicate.severity, duplicate.location, duplicate.message) == (
+        "error",
+        "docker-compose.yml:5",
+        "compose services backend (docker-compose.yml:3) and frontend both publish host port 8002/tcp: "
+        "only one of them can start",
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
+import attrs
 import pytest
 from conftest import NETRA, NO_DOCKER, Project
 
@@ -380,3 +382,20 @@ def test_real_netra_files_resolve_with_alpine_test(tmp_path: Path):
     assert [w.split(" (")[0] for w in loaded.trace.warnings] == [
         f"docker: Docker socket {NO_DOCKER['DOCKER_HOST'][7:]} does not exist"
     ]
+
+
+class Mode(enum.Enum):
+    FAST = "fast"
+    SLOW = "slow"
+
+
+@attrs.frozen
+class ModeConfig:
+    mode: Mode = Mode.FAST
+
+
+def test_enum_field_with_enum_member_default(project):
+    """A custom schema's Enum field whose default is a member loads, and takes members by value or name."""
+    assert load_config(ModeConfig, profile=[], project_dir=project.root, environ={}).mode is Mode.FAST
+    environ = {"NETRA_MODE": "slow"}
+    assert load_config(ModeConfig, profile=[], project_dir=project.root, environ=environ).mode is Mode.SLOW
