@@ -14,7 +14,7 @@ import attrs
 
 from ._files import read_text
 from ._provenance import LayerKind, Origin, SourceKind
-from ._schema import SchemaInfo
+from ._schema import FieldSpec, SchemaInfo
 from ._words import FALSE_WORDS, TRUE_WORDS
 from .exceptions import UnknownFieldError
 
@@ -81,7 +81,7 @@ def _named_entries(
             raw = meant if word in TRUE_WORDS else value
             detail = f"legacy switch: {name}={value} means {spec.name} = {meant!r}; prefer {spec.env}"
             origin = Origin(layer, source_of(name), location, detail, variable=name, naming="switch")
-            rank = spec.switch_names.index(name) - len(spec.switch_names) - len(spec.port_aliases)
+            rank = spec.switch_names.index(name) - len(spec.switch_names)
             aliases.append((rank, Entry(spec.name, raw, origin, prefer=spec.env)))
         elif name in spec.port_aliases:
             # A legacy port variable says only where a service is published on this host: on a URL
@@ -95,7 +95,9 @@ def _named_entries(
                 detail = f"legacy port variable: {name}={value}; prefer {spec.env}"
             origin = Origin(layer, source_of(name), location, detail, variable=name, naming="port-variable")
             entry = Entry(spec.name, raw, origin, prefer=spec.env)
-            aliases.append((spec.port_aliases.index(name) - len(spec.port_aliases), entry))
+            # Port variables say what Docker publishes (compose files interpolate them into their
+            # port mappings): they beat legacy URL guesses, which old scripts leave behind.
+            aliases.append((len(spec.aliases) + spec.port_aliases.index(name), entry))
         else:
             detail = f"legacy alias of {spec.env}"
             origin = Origin(layer, source_of(name), location, detail, variable=name, naming="alias")
@@ -105,13 +107,40 @@ def _named_entries(
     return (*(entry for _, entry in aliases), *canonical)
 
 
+def is_endpoint(spec: FieldSpec) -> bool:
+    """A URL field or a part of one (host, port, credentials)."""
+    return bool(spec.schemes) or spec.part_of is not None
+
+
+def _legacy_endpoint_name(name: str, spec: FieldSpec) -> bool:
+    return is_endpoint(spec) and name != spec.env and name not in spec.switch_names
+
+
+def legacy_environment_layer(environ: Mapping[str, str], info: SchemaInfo) -> Layer:
+    """Legacy names of endpoint fields in the process environment (``TEST_BACKEND_URL``,
+    ``DOCKER_BACKEND_PORT``): guesses old scripts leave behind, ranked below what discovery
+    finds running; canonical names stay in :func:`environment_layer`, above it."""
+    values = {
+        name: (environ[name], None)
+        for name, spec in info.by_env_name.items()
+        if name in environ and _legacy_endpoint_name(name, spec)
+    }
+    entries = _named_entries(values, info, LayerKind.ENVIRONMENT, lambda name: f"env {name}")
+    return Layer(LayerKind.ENVIRONMENT, "environment (legacy endpoint names)", entries)
+
+
 def environment_layer(environ: Mapping[str, str], info: SchemaInfo) -> Layer:
-    """The process environment, read by name so the exact variable is known.
+    """The process environment, read by name so the exact variable is known: canonical names,
+    and the legacy names of fields that are not endpoints (those are in the legacy layer).
 
     Only the names the schema declares are looked at (cost is per field, not per
     variable in the environment).
     """
-    values = {name: (environ[name], None) for name in info.by_env_name if name in environ}
+    values = {
+        name: (environ[name], None)
+        for name, spec in info.by_env_name.items()
+        if name in environ and not _legacy_endpoint_name(name, spec)
+    }
     entries = _named_entries(values, info, LayerKind.ENVIRONMENT, lambda name: f"env {name}")
     return Layer(LayerKind.ENVIRONMENT, "environment", entries)
 

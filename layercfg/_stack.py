@@ -19,7 +19,16 @@ import attrs
 
 from ._files import exists
 from ._provenance import LayerKind, SourceKind
-from ._sources import EnvFile, Layer, default_layer, env_file_layer, environment_layer, override_layer, read_env_file
+from ._sources import (
+    EnvFile,
+    Layer,
+    default_layer,
+    env_file_layer,
+    environment_layer,
+    legacy_environment_layer,
+    override_layer,
+    read_env_file,
+)
 from .exceptions import LayercfgError, UnreadableFileError
 
 if TYPE_CHECKING:
@@ -125,6 +134,10 @@ def discovery(context: LoadContext) -> Sequence[Layer]:
     return layers
 
 
+def legacy_environment(context: LoadContext) -> Sequence[Layer]:
+    return [legacy_environment_layer(context.environ, context.info)]
+
+
 def environment(context: LoadContext) -> Sequence[Layer]:
     return [environment_layer(context.environ, context.info)]
 
@@ -135,10 +148,17 @@ def overrides(context: LoadContext) -> Sequence[Layer]:
     return [override_layer(context.overrides, context.info, context.override_source)]
 
 
+# Values from it are environment values (their receipts say so); only their rank differs.
+LEGACY_ENVIRONMENT = SourceKind(
+    "legacy-env",
+    "legacy names of endpoints in the environment (TEST_BACKEND_URL, DOCKER_BACKEND_PORT): below what runs",
+)
+
 SOURCES: tuple[Source, ...] = (
     Source(LayerKind.DEFAULT, defaults),
     Source(LayerKind.PROFILE, profiles),
     Source(LayerKind.ENV_FILE, env_files),
+    Source(LEGACY_ENVIRONMENT, legacy_environment),
     Source(LayerKind.DISCOVERY, discovery, deferred=True),
     Source(LayerKind.ENVIRONMENT, environment),
     Source(LayerKind.OVERRIDE, overrides),

@@ -243,17 +243,18 @@ def test_profiles_lists_builtins(cli):
 
 
 def test_precedence_matches_layer_order(cli):
-    """precedence prints the six sources lowest first, then the three resolution steps."""
+    """precedence prints the seven sources lowest first, then the three resolution steps."""
     data = json.loads(cli("precedence", "--json").output)
     assert [row["layer"] for row in data["layers"]] == [
         "default",
         "profile",
         "env-file",
+        "legacy-env",
         "discovery",
         "environment",
         "override",
     ]
-    assert [row["rank"] for row in data["layers"]] == [1, 2, 3, 4, 5, 6]
+    assert [row["rank"] for row in data["layers"]] == [1, 2, 3, 4, 5, 6, 7]
     assert [row["step"] for row in data["steps"]] == ["endpoints", "derived", "fallback"]
 
 

@@ -64,10 +64,28 @@ def test_running_container_beats_compose_declaration(netra, docker_engine, backe
     )
 
 
-def test_explicit_url_with_other_port_warns(netra, docker_engine, backend, run_cli):
-    """Seed 847 scenario 1 with Docker up: TEST_BACKEND_URL=...:8000 wins, and explain and doctor say 8000 is wrong."""
-    _, project, port = backend
+def test_running_container_beats_stale_legacy_url(netra, docker_engine, backend, run_cli):
+    """Seed 847 scenario 1 with Docker up: the running container's port wins over TEST_BACKEND_URL and
+    DOCKER_BACKEND_PORT, both shown as shadowed, and doctor names the legacy variables old code would read."""
+    container, project, port = backend
     env = engine_environ(docker_engine, project, TEST_BACKEND_URL="http://localhost:8000", DOCKER_BACKEND_PORT="8002")
+    loaded = load(profile="alpine-test", project_dir=netra, environ=env)
+    trace = loaded.trace["backend_url"]
+    assert loaded.config.backend_url == f"http://localhost:{port}"
+    assert trace.winner.origin.source == f"docker container {container.name}"
+    shadowed = [c.origin.source for c in trace.candidates if c.origin.layer is LayerKind.ENVIRONMENT]
+    assert shadowed == ["env DOCKER_BACKEND_PORT", "env TEST_BACKEND_URL"]
+    result = run_cli("doctor", "--json", "--no-probe", env={**env, "NETRA_PROFILE": "alpine-test"}, cwd=netra)
+    findings = json.loads(result.stdout)["findings"]
+    legacy = [f["message"] for f in findings if f["check"] == "legacy.disagree"]
+    assert any(m.startswith("TEST_BACKEND_URL=http://localhost:8000 disagrees") for m in legacy)
+
+
+def test_canonical_url_with_other_port_warns(netra, docker_engine, backend, run_cli):
+    """NETRA_BACKEND_URL=...:8000 (an explicit choice) wins over the container, and explain and doctor say
+    nothing listens there."""
+    _, project, port = backend
+    env = engine_environ(docker_engine, project, NETRA_BACKEND_URL="http://localhost:8000")
     loaded = load(profile="alpine-test", project_dir=netra, environ=env)
     trace = loaded.trace["backend_url"]
     assert loaded.config.backend_url == "http://localhost:8000"
@@ -75,11 +93,9 @@ def test_explicit_url_with_other_port_warns(netra, docker_engine, backend, run_c
     result = run_cli("doctor", "--json", "--no-probe", env={**env, "NETRA_PROFILE": "alpine-test"}, cwd=netra)
     findings = json.loads(result.stdout)["findings"]
     conflicts = [f["message"] for f in findings if f["check"] == "port.conflict"]
-    assert f"TEST_BACKEND_URL points at localhost:8000 but the {backend[0].name} container publishes {port}" in (
+    assert f"NETRA_BACKEND_URL points at localhost:8000 but the {backend[0].name} container publishes {port}" in (
         conflicts
     )
-    legacy = [f["message"] for f in findings if f["check"] == "legacy.disagree"]
-    assert any(m.startswith("DOCKER_BACKEND_PORT=http://localhost:8002 disagrees") for m in legacy)
 
 
 def test_found_by_network_alias(netra, docker_engine, run_container):

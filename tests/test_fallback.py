@@ -185,8 +185,8 @@ class TestSeed847:
         sources = [(c.origin.layer.label, c.origin.source) for c in loaded.trace["backend_url"].candidates]
         assert sources == [
             ("fallback", "env STAGING_BASE_URL"),
-            ("environment", "env TEST_BACKEND_URL"),
             ("environment", "env DOCKER_BACKEND_PORT"),
+            ("environment", "env TEST_BACKEND_URL"),
             ("profile", "profile alpine-test"),
             ("profile", "profile docker"),
             ("profile", "profile local"),

@@ -190,24 +190,32 @@ class TestSeed847:
 
     SCENARIO_1 = {"TEST_BACKEND_URL": "http://localhost:8000", "DOCKER_BACKEND_PORT": "8002", "BACKEND_URL": ""}
 
-    def test_scenario_1_test_backend_url_is_read_and_explained(self, project):
-        """A full URL (TEST_BACKEND_URL) beats a bare port variable (DOCKER_BACKEND_PORT); both are in the receipt.
+    def test_scenario_1_port_variable_beats_the_stale_legacy_url(self, project):
+        """DOCKER_BACKEND_PORT=8002 (what Docker publishes) beats TEST_BACKEND_URL=...:8000 (a stale guess).
 
-        Documented outcome (docs/docker.md): the explicit URL wins, the port variable is listed as
-        shadowed, and when a running container publishes a different port, explain warns (tested
-        against a real engine in test_discovery.py).
+        Documented outcome (docs/precedence.md, docs/migration.md): with no engine the port variable
+        wins, the legacy URL is shadowed and the disagreement is a warning naming both; with a
+        running container its published port wins over both (test_discovery.py).
         """
         loaded = load(profile="docker", project_dir=project.root, environ={**self.SCENARIO_1, **NO_DOCKER})
         trace = loaded.trace["backend_url"]
         assert (loaded.config.backend_url, loaded.config.websocket_url) == (
-            "http://localhost:8000",
-            "ws://localhost:8000/ws",
+            "http://localhost:8002",
+            "ws://localhost:8002/ws",
         )
         assert [(c.origin.source, c.raw) for c in trace.candidates[:3]] == [
-            ("env TEST_BACKEND_URL", "http://localhost:8000"),
             ("env DOCKER_BACKEND_PORT", "http://localhost:8002"),
+            ("env TEST_BACKEND_URL", "http://localhost:8000"),
             ("profile docker", "http://localhost:8002"),
         ]
+        named = "TEST_BACKEND_URL=http://localhost:8000 and DOCKER_BACKEND_PORT=http://localhost:8002 disagree"
+        assert any(w.startswith(named) for w in trace.warnings)
+
+    def test_canonical_name_still_beats_discovery(self, project):
+        """An explicit NETRA_BACKEND_URL stays above discovery: a choice, not a guess."""
+        environ = {**self.SCENARIO_1, **NO_DOCKER, "NETRA_BACKEND_URL": "http://localhost:9100"}
+        loaded = load(profile="docker", project_dir=project.root, environ=environ)
+        assert loaded.config.backend_url == "http://localhost:9100"
 
     # Scenarios 2 and 3 need the fallback step: see test_fallback.py::TestSeed847.
 

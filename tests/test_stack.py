@@ -25,7 +25,7 @@ def remote_store(context: LoadContext) -> Sequence[Layer]:
     return [Layer(REMOTE, "remote store", entries)]
 
 
-WITH_REMOTE = (*SOURCES[:3], Source(REMOTE, remote_store), *SOURCES[3:])  # above env files, below discovery
+WITH_REMOTE = (*SOURCES[:3], Source(REMOTE, remote_store), *SOURCES[3:])  # above env files, below legacy names
 
 
 def test_new_source_takes_its_place_in_the_order(project: Project):
@@ -53,11 +53,12 @@ def test_higher_sources_still_beat_it(project: Project):
 
 
 def test_table_is_the_documented_order():
-    """The built-in table lists the six documented sources, discovery deferred."""
+    """The built-in table lists the seven documented sources, discovery deferred."""
     assert [(s.label, s.deferred) for s in SOURCES] == [
         ("default", False),
         ("profile", False),
         ("env-file", False),
+        ("legacy-env", False),
         ("discovery", True),
         ("environment", False),
         ("override", False),
