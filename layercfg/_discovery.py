@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._endpoints import is_local
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Origin
 from ._schema import SchemaInfo
@@ -376,8 +377,8 @@ def port_conflicts(report: DiscoveryReport, fields: Mapping[str, FieldTrace]) ->
         port = port_of(trace.value)
         if origin.layer is LayerKind.DISCOVERY or port == published.host_port:
             continue
-        if origin.layer is LayerKind.FALLBACK:
-            continue  # staging is not on this machine: its port says nothing about the container
+        if origin.layer is LayerKind.FALLBACK or not is_local(trace.value):
+            continue  # staging or a remote host: its port says nothing about the container here
         warnings[field] = (
             f"{field} points at port {port} ({origin}) but docker container {published.container_name} publishes "
             f"{published.container_port}/tcp on {published.host_port}; nothing may listen on {port}"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._discovery import ComposeReport, ComposeVariables, compose_service_for, port_of, read_compose
+from ._endpoints import is_local
 from ._files import resolved
 from ._load import Resolution, resolve
 from ._project import ProjectSettings
@@ -325,6 +326,8 @@ def _port_checks(resolution: Resolution) -> list[Finding]:
         field = trace.fields[field_name]
         port = port_of(str(field.value))
         host_port = published.host_port
+        if not is_local(str(field.value)):
+            continue  # a staging or remote URL: its port says nothing about a container here
         if field.winner.origin.layer not in (LayerKind.DISCOVERY, LayerKind.FALLBACK) and port != host_port:
             findings.append(
                 Finding(
@@ -338,6 +341,8 @@ def _port_checks(resolution: Resolution) -> list[Finding]:
     for field_name, declared in report.declared.items():
         field = trace.fields[field_name]
         if field_name in report.published or field.winner.origin.layer in (LayerKind.DISCOVERY, LayerKind.FALLBACK):
+            continue
+        if not is_local(str(field.value)):
             continue
         if port_of(str(field.value)) != port_of(declared.url):
             findings.append(
@@ -376,7 +381,7 @@ def _legacy_checks(trace: Trace, secrets: Sequence[str]) -> list[Finding]:
                 continue
             if origin.layer not in (LayerKind.ENVIRONMENT, LayerKind.ENV_FILE):
                 continue
-            if str(candidate.raw) == str(field.value):
+            if str(candidate.raw) == str(field.value) or _same_url(candidate.raw, field.value):
                 continue
             shown = text(display(candidate.raw, secret=field.secret))
             variable = origin.variable
@@ -391,6 +396,13 @@ def _legacy_checks(trace: Trace, secrets: Sequence[str]) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _same_url(a: object, b: object) -> bool:
+    """localhost:8002 and 127.0.0.1:8002 are one endpoint, not a disagreement."""
+    from ._endpoints import same_endpoint
+
+    return isinstance(a, str) and isinstance(b, str) and "://" in a and same_endpoint(a, b)
 
 
 def _docker_check(resolution: Resolution, environ: Mapping[str, str]) -> list[Finding]:

@@ -49,6 +49,31 @@ def url_parts(url: str) -> dict[str, object]:
     }
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})
+
+
+def is_local(url: str) -> bool:
+    """Whether a URL points at this machine (loopback, or a wildcard address published by Docker)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return host is not None and (host in LOCAL_HOSTS or host.startswith("127."))
+
+
+def same_endpoint(a: str, b: str) -> bool:
+    """Whether two URLs reach the same endpoint: same scheme and port, and the same host, where every
+    loopback name of this machine is one host (``localhost:8002`` is ``127.0.0.1:8002``)."""
+    try:
+        left, right = urlsplit(a), urlsplit(b)
+        ports = (left.port or default_port(left.scheme), right.port or default_port(right.scheme))
+    except ValueError:
+        return a == b
+    if left.scheme != right.scheme or ports[0] != ports[1] or left.path.rstrip("/") != right.path.rstrip("/"):
+        return False
+    return left.hostname == right.hostname or (is_local(a) and is_local(b))
+
+
 def composable(part: str, scheme: str) -> bool:
     """Whether ``part`` lives inside a URL of ``scheme`` (HTTP URLs carry no database)."""
     return not (part == "database" and scheme in HTTP_SCHEMES)

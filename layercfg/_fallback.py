@@ -33,6 +33,7 @@ class FallbackReport:
     reason: str
     probes: tuple[ProbeResult, ...] = ()  # of the primary (and its staging counterpart)
     fields: tuple[str, ...] = ()  # the fields that switched
+    unswitched: tuple[str, ...] = ()  # fields with a staging counterpart that is not set: they stay local
 
 
 def _pinned(trace: FieldTrace) -> bool:
@@ -40,6 +41,27 @@ def _pinned(trace: FieldTrace) -> bool:
     if trace.winner.origin.layer is LayerKind.OVERRIDE:
         return True
     return any(origin.layer is LayerKind.OVERRIDE for _, origin in trace.lineage)
+
+
+def _probe_kind(info: SchemaInfo, field: str, fields: dict[str, FieldTrace]) -> tuple[str, str | None]:
+    """How the primary service is probed: its service's probe (HTTP health for the backend)."""
+    found = info.service_of(field)
+    if found is None or found[0].probe != "http":
+        return ("tcp", None)
+    path = found[0].health_path or fields["health_path"].value
+    return ("http", str(path) if path else None)
+
+
+def _local_candidates(trace: FieldTrace, primary_url: str) -> list[str]:
+    """The other values the primary field was offered that point at this machine, each once."""
+    from ._endpoints import is_local
+
+    urls = []
+    for candidate in trace.candidates[1:]:
+        raw = candidate.raw
+        if isinstance(raw, str) and raw != primary_url and raw not in urls and is_local(raw):
+            urls.append(raw)
+    return urls
 
 
 def apply_fallback(
@@ -82,28 +104,48 @@ def apply_fallback(
 
         timeout = fields["probe_timeout"].value
         budget = float(timeout) if isinstance(timeout, (int, float)) else 1.0
-        primary_request = ProbeRequest(str(fields[primary].value))
-        staging_request = ProbeRequest(str(fields[staging_primary].value))
-        results = probe_all([primary_request, staging_request], budget=budget)
-        primary_result, staging_result = results[primary_request], results.get(staging_request)
-        if staging_result is None:  # the same URL twice: one probe
-            staging_result = primary_result
+        kind, health = _probe_kind(info, primary, fields)
+        primary_request = ProbeRequest(str(fields[primary].value), kind, health_path=health)
+        staging_request = ProbeRequest(str(fields[staging_primary].value), kind, health_path=health)
+        # Before leaving the machine, every other candidate of the primary that points here.
+        others = _local_candidates(fields[primary], primary_request.url)
+        local = [ProbeRequest(url, kind, health_path=health) for url in others]
+        results = probe_all([primary_request, staging_request, *local], budget=budget)
+        primary_result, staging_result = results[primary_request], results[staging_request]
         probes = (primary_result, staging_result)
         if primary_result.ok:
             return FallbackReport(mode, False, f"{service_name} is up: {primary_result.describe()}", probes)
+        running = next((results[request] for request in local if results[request].ok), None)
+        if running is not None:
+            reason = (
+                f"{service_name} is down ({primary_result.describe()}), but another candidate of {primary} is up "
+                f"on this machine ({running.describe()}): not leaving it for staging; make that candidate win "
+                f"(`layercfg explain {primary}`)"
+            )
+            fields[primary] = attrs.evolve(fields[primary], warnings=(*fields[primary].warnings, reason))
+            return FallbackReport(mode, False, reason, (*probes, running))
         if not staging_result.ok:
             reason = (
                 f"{service_name} is down ({primary_result.describe()}) and staging is down too "
                 f"({staging_result.describe()}); keeping the primary endpoints"
             )
             return FallbackReport(mode, False, reason, probes)
-        why = f"{service_name} {primary_result.describe()}; {switch_on}"
+        why = f"{service_name} {primary_result.describe()}; staging {staging_result.describe()}; {switch_on}"
 
     switched = []
+    unswitched: list[str] = []
     for name, staging_name in pairs.items():
         assert staging_name is not None
         trace, staging = fields[name], fields[staging_name]
-        if staging.value is None or _pinned(trace):
+        if _pinned(trace):
+            continue
+        if staging.value is None:
+            # Say so: a run on staging that still talks to this field's local endpoint is half switched.
+            spec = info.fields[staging_name]
+            names = " or ".join([spec.env, *spec.aliases])
+            warning = f"fallback: {name} stays at {trace.value}: {staging_name} is not set (set {names})"
+            fields[name] = attrs.evolve(trace, warnings=(*trace.warnings, warning))
+            unswitched.append(name)
             continue
         origin = Origin(
             LayerKind.FALLBACK, staging.winner.origin.source, staging.winner.origin.location, f"{staging_name}: {why}"
@@ -137,4 +179,7 @@ def apply_fallback(
                     *part_trace.candidates[1:],
                 ),
             )
-    return FallbackReport(mode, True, f"using staging endpoints: {why}", probes, tuple(switched))
+    reason = f"using staging endpoints: {why}"
+    if unswitched:
+        reason += f"; {', '.join(unswitched)} could not switch (no staging counterpart set)"
+    return FallbackReport(mode, True, reason, probes, tuple(switched), tuple(unswitched))

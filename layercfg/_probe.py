@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "OUTCOMES", "ProbeRequest", "ProbeResult", "probe", "probe_all"]
 
 KINDS = ("tcp", "http", "websocket")
-OUTCOMES = ("up", "refused", "timeout", "dns", "tls", "http-status", "handshake-rejected", "error")
+OUTCOMES = ("up", "refused", "timeout", "dns", "tls", "http-status", "unhealthy", "handshake-rejected", "error")
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _SECURE_SCHEMES = frozenset({"https", "wss"})
@@ -47,7 +47,8 @@ class ProbeRequest:
     """What to probe: a URL and how deep to look.
 
     ``kind`` is ``"tcp"`` (a connect is enough), ``"http"`` (GET ``health_path``, or the URL's
-    own path; any status below 500 counts as up) or ``"websocket"`` (an RFC 6455 opening
+    own path; any status below 500 counts as up there, while a health path answering 4xx is
+    ``unhealthy``: reachable, but not well) or ``"websocket"`` (an RFC 6455 opening
     handshake to the URL's path).
     """
 
@@ -81,6 +82,8 @@ class ProbeResult:
             return f"{target} did not answer within {self.elapsed:.1f} s"
         if self.outcome == "http-status":
             return f"{target} answered HTTP {self.status} in {took}"
+        if self.outcome == "unhealthy":
+            return f"{target} answered HTTP {self.status} in {took}: reachable, but its health check fails"
         if self.outcome == "handshake-rejected":
             return f"{target} rejected the WebSocket handshake: {self.detail}"
         if self.outcome == "dns":
@@ -152,7 +155,8 @@ def _run(request: ProbeRequest, deadline: float) -> tuple[str, int | None, str]:
         if secure:
             sock = _wrap_tls(sock, host, deadline)
         if request.kind == "http":
-            return _http(sock, host, port, secure, _http_path(request, parts), deadline)
+            health_check = request.health_path is not None
+            return _http(sock, host, port, secure, _http_path(request, parts), deadline, health_check)
         return _websocket(sock, host, port, secure, _path(parts), deadline)
     finally:
         sock.close()
@@ -210,7 +214,7 @@ def _wrap_tls(sock: socket.socket, host: str, deadline: float) -> ssl.SSLSocket:
 
 
 def _http(
-    sock: socket.socket, host: str, port: int, secure: bool, path: str, deadline: float
+    sock: socket.socket, host: str, port: int, secure: bool, path: str, deadline: float, health_check: bool
 ) -> tuple[str, int | None, str]:
     connection_class = http.client.HTTPSConnection if secure else http.client.HTTPConnection
     connection = connection_class(host, port, timeout=_remaining(deadline))
@@ -223,7 +227,12 @@ def _http(
         response.close()  # the status is the answer; the body is not read
         version = "HTTP/1.0" if response.version == 10 else "HTTP/1.1"
         status_line = f"{version} {response.status} {response.reason}".rstrip()
-        outcome = "up" if response.status < 500 else "http-status"
+        if response.status >= 500:
+            outcome = "http-status"
+        elif response.status >= 400 and health_check:
+            outcome = "unhealthy"  # a health path answering 4xx: the server is there, the service is not well
+        else:
+            outcome = "up"  # the URL's own path answering 404 still shows the server is there
         return outcome, response.status, status_line
     finally:
         connection.close()

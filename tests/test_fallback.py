@@ -48,7 +48,8 @@ def test_auto_switches_the_whole_set_when_backend_refuses(project, staging, dead
     )
     receipt = loaded.trace["backend_url"].winner.origin
     assert (receipt.layer, receipt.source) == (LayerKind.FALLBACK, "env STAGING_BASE_URL")
-    assert f"backend {dead_backend} refused connection in" in receipt.detail
+    assert f"backend {dead_backend}/health refused connection in" in receipt.detail
+    assert f"staging {staging.base_url}/health up (HTTP 200)" in receipt.detail
     assert "fallback=auto from profile staging-fallback (<builtin>/profiles/staging-fallback.toml:5)" in receipt.detail
     assert loaded.trace["backend_url"].candidates[1].raw == dead_backend  # the primary, shadowed
     assert loaded.trace.fallback.fields == ("backend_url", "websocket_url", "auth_url")
@@ -61,7 +62,7 @@ def test_auto_keeps_a_live_backend(project, staging):
         env = environ(NETRA_BACKEND_URL=backend.base_url, STAGING_BASE_URL=staging.base_url)
         loaded = load(profile="staging-fallback", project_dir=project.root, environ=env)
         assert loaded.config.backend_url == backend.base_url
-        assert loaded.trace.fallback.reason.startswith(f"backend is up: {backend.base_url} up in")
+        assert loaded.trace.fallback.reason.startswith(f"backend is up: {backend.base_url}/health up (HTTP 200) in")
 
 
 def test_both_down_keeps_primary_and_says_both_failed(project, dead_backend):
@@ -71,8 +72,8 @@ def test_both_down_keeps_primary_and_says_both_failed(project, dead_backend):
     loaded = load(profile="staging-fallback", project_dir=project.root, environ=env)
     assert loaded.config.backend_url == dead_backend
     reason = loaded.trace.fallback.reason
-    assert f"backend is down ({dead_backend} refused connection" in reason
-    assert f"staging is down too ({dead_staging} refused connection" in reason
+    assert f"backend is down ({dead_backend}/health refused connection" in reason
+    assert f"staging is down too ({dead_staging}/health refused connection" in reason
 
 
 def test_hung_backend_costs_about_the_budget(project, staging):
@@ -232,3 +233,59 @@ def test_cli_explain_shows_fallback_and_no_fallback(run_cli, project, staging, d
     assert out.splitlines()[1].startswith("  set by    fallback     env STAGING_BASE_URL (staging_backend_url: backend")
     off = run_cli("explain", "backend_url", "--no-fallback", env=env, cwd=project.root).stdout
     assert off.splitlines()[0] == f"backend_url = {dead_backend}"
+
+
+class TestRightAnswers:
+    """Fallback leaves the machine only when nothing here answers, says which endpoints could not switch,
+    and takes a health path answering 4xx as unhealthy."""
+
+    def test_a_running_local_candidate_keeps_the_run_here(self, project, staging, dead_backend):
+        """The winner is dead but the profile's candidate answers: no switch to staging, and a warning says which."""
+        with LocalService() as local:
+            project.profile(
+                "p", f'[profile]\nextends = "staging-fallback"\n[values]\nbackend_url = "{local.base_url}"\n'
+            )
+            env = environ(NETRA_BACKEND_URL=dead_backend, STAGING_BASE_URL=staging.base_url)
+            loaded = load(profile="p", project_dir=project.root, environ=env)
+            assert loaded.trace.fallback is not None
+            assert not loaded.trace.fallback.switched
+            assert f"another candidate of backend_url is up on this machine ({local.base_url}/health up" in (
+                loaded.trace.fallback.reason
+            )
+            assert loaded.config.backend_url == dead_backend  # not replaced behind the user's back: explained
+            assert any("not leaving it for staging" in w for w in loaded.trace["backend_url"].warnings)
+
+    def test_endpoints_without_a_counterpart_are_named(self, project, staging, dead_backend):
+        """STAGING_BASE_URL without STAGING_AUTH_URL: auth_url stays local, and the receipt and report say so."""
+        env = environ(NETRA_BACKEND_URL=dead_backend, STAGING_BASE_URL=staging.base_url)
+        loaded = load(profile="staging-fallback", project_dir=project.root, environ=env)
+        report = loaded.trace.fallback
+        assert report is not None
+        assert (report.switched, report.fields, report.unswitched) == (
+            True,
+            ("backend_url", "websocket_url"),
+            ("auth_url",),
+        )
+        assert "auth_url could not switch (no staging counterpart set)" in report.reason
+        assert (
+            "fallback: auth_url stays at http://localhost:8081: staging_auth_url is not set "
+            "(set NETRA_STAGING_AUTH_URL or STAGING_AUTH_URL)"
+        ) in loaded.trace["auth_url"].warnings
+
+    def test_staging_health_answering_404_is_not_up(self, project, dead_backend):
+        """Seed 544: a staging backend whose /health answers 404 is reachable but unhealthy: no switch."""
+        with LocalService(health_status=404) as unhealthy:
+            env = environ(NETRA_BACKEND_URL=dead_backend, STAGING_BASE_URL=unhealthy.base_url)
+            loaded = load(profile="staging-fallback", project_dir=project.root, environ=env)
+        assert loaded.trace.fallback is not None
+        assert not loaded.trace.fallback.switched
+        assert "answered HTTP 404" in loaded.trace.fallback.reason
+        assert "reachable, but its health check fails" in loaded.trace.fallback.reason
+
+    def test_no_port_conflict_against_staging_or_equal_hosts(self, project):
+        """localhost and 127.0.0.1 with one port are one endpoint: doctor reports no legacy disagreement."""
+        from layercfg._doctor import run_doctor
+
+        env = environ(NETRA_BACKEND_URL="http://127.0.0.1:8002", TEST_BACKEND_URL="http://localhost:8002")
+        findings = run_doctor(profile="local", project_dir=str(project.root), environ=env, probe=False)
+        assert [f for f in findings if f.check == "legacy.disagree"] == []

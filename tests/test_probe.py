@@ -540,3 +540,11 @@ def test_silent_listener_counts_and_holds_connections(silent: SilentListener, ho
         with pytest.raises(TimeoutError):
             client.recv(1)
     assert silent.accepted == 1
+
+
+def test_health_path_answering_4xx_is_unhealthy() -> None:
+    """A health path answering 404 is reachable but unhealthy, not up (the URL's own path answering 404 is up)."""
+    with LocalService(health_status=404) as service:
+        result = probe(ProbeRequest(service.base_url, "http", health_path="/health"), budget=2)
+    assert (result.ok, result.outcome, result.status) == (False, "unhealthy", 404)
+    assert result.describe().endswith("reachable, but its health check fails")

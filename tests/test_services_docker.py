@@ -59,8 +59,12 @@ def stand_in(run_container: Callable[..., Any]) -> Callable[..., tuple[Any, list
     each container port, labelled as that compose service, and returns it with the host ports."""
 
     def start(compose_service: str, project: str, *ports: int) -> tuple[Any, list[int]]:
-        # busybox httpd without -f detaches; the last one stays in front as the container's process.
-        script = " && ".join([*(f"busybox httpd -p {p}" for p in ports[:-1]), f"exec busybox httpd -f -p {ports[-1]}"])
+        # busybox httpd without -f detaches; the last one stays in front as the container's process. It serves
+        # /health and /ping (ClickHouse's) with 200, as the real services do: a health path answering 404 is
+        # reachable but unhealthy.
+        serve = "mkdir -p /www && echo ok > /www/health && echo Ok. > /www/ping"
+        daemons = [f"busybox httpd -h /www -p {p}" for p in ports[:-1]]
+        script = " && ".join([serve, *daemons, f"exec busybox httpd -f -h /www -p {ports[-1]}"])
         container = run_container(
             name=unique_name(compose_service),
             labels={"com.docker.compose.service": compose_service, "com.docker.compose.project": project},
