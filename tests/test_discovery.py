@@ -137,3 +137,26 @@ def test_doctor_reports_docker_reachable(netra, docker_engine):
         profile="alpine-test", project_dir=str(netra), environ=engine_environ(docker_engine, "x"), probe=False
     )
     assert [f.check for f in findings if f.check.startswith("docker.")] == ["docker.reachable"]
+
+
+@pytest.mark.parametrize("with_legacy", [False, True], ids=["scenario 2", "scenario 3"])
+def test_seed_847_forced_staging_with_a_running_container(netra, docker_engine, backend, with_legacy):
+    """Seed 847 scenarios 2 and 3 with the backend running: forced staging wins, and every other candidate,
+    the running container first, is listed below it."""
+    container, project, port = backend
+    staging = "https://netra-backend-701982941522.us-central1.run.app"
+    extra = {"STAGING_BASE_URL": staging, "USE_STAGING_SERVICES": "true", "STAGING_ENV": "true"}
+    if with_legacy:
+        extra |= {"TEST_BACKEND_URL": "http://localhost:8000", "DOCKER_BACKEND_PORT": "8002", "BACKEND_URL": ""}
+    loaded = load(profile="alpine-test", project_dir=netra, environ=engine_environ(docker_engine, project, **extra))
+    trace = loaded.trace["backend_url"]
+    assert (loaded.config.backend_url, loaded.config.websocket_url) == (
+        staging,
+        staging.replace("https", "wss") + "/ws",
+    )
+    sources = [c.origin.source for c in trace.candidates]
+    expected = ["env STAGING_BASE_URL", f"docker container {container.name}", "compose service alpine-test-backend"]
+    if with_legacy:
+        expected += ["env DOCKER_BACKEND_PORT", "env TEST_BACKEND_URL"]
+    assert sources[: len(expected)] == expected
+    assert trace.candidates[1].raw == f"http://localhost:{port}"
