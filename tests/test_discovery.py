@@ -160,3 +160,4 @@ def test_seed_847_forced_staging_with_a_running_container(netra, docker_engine, 
         expected += ["env DOCKER_BACKEND_PORT", "env TEST_BACKEND_URL"]
     assert sources[: len(expected)] == expected
     assert trace.candidates[1].raw == f"http://localhost:{port}"
+    assert not [w for w in trace.warnings if "nothing may listen" in w]  # staging's 443 is not a local port
