@@ -7,6 +7,7 @@ unless ``show_secrets`` is asked for explicitly.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -69,10 +70,16 @@ def mask_text(message: str, secrets: Iterable[str]) -> str:
 
 
 def _mask_values(text: str, values: Sequence[str]) -> str:
-    for secret in values:
-        pattern = r"(?<![\w.-])" + re.escape(secret) + r"(?![\w.-])"
-        text = re.sub(pattern, lambda _match: SECRET_MASK, text)
-    return text
+    if not values or not text:
+        return text
+    return _values_pattern(tuple(values)).sub(lambda _match: SECRET_MASK, text)
+
+
+@functools.lru_cache(maxsize=32)
+def _values_pattern(values: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for every secret (longest first), compiled once per receipt: linear in the text."""
+    alternatives = "|".join(re.escape(value) for value in values)
+    return re.compile(r"(?<![\w.-])(?:" + alternatives + r")(?![\w.-])")
 
 
 def secret_values(trace: Trace) -> list[str]:
@@ -100,9 +107,17 @@ def _source_text(candidate: Candidate) -> str:
     return source
 
 
+def field_secrets(field: FieldTrace, trace: Trace) -> list[str]:
+    """The secret values a field's own texts (warnings, origins) could quote: its own candidates' and
+    those of the inputs it was derived or composed from. Per field, so rendering every field stays
+    linear (the load-wide notes are masked with every secret of the receipt)."""
+    inputs = [trace.fields[name] for name, _ in field.lineage if name in trace.fields]
+    return secret_values_of([field, *inputs])
+
+
 def explain_dict(field: FieldTrace, trace: Trace, *, show_secrets: bool = False) -> dict[str, Any]:
     """One field in the shape of the JSON contract (docs/cli.md)."""
-    secrets = [] if show_secrets else secret_values(trace)
+    secrets = [] if show_secrets else field_secrets(field, trace)
 
     def shown(candidate: Candidate) -> object:
         value = candidate.value if candidate.status is Status.WON else candidate.raw
@@ -151,7 +166,7 @@ def field_text(field: FieldTrace) -> str:
 
 def explain_text(field: FieldTrace, trace: Trace, *, show_secrets: bool = False) -> str:
     """The receipt of one field, for people."""
-    return _explain_lines(field, [] if show_secrets else secret_values(trace), show_secrets=show_secrets)
+    return _explain_lines(field, [] if show_secrets else field_secrets(field, trace), show_secrets=show_secrets)
 
 
 def _explain_lines(field: FieldTrace, secrets: Sequence[str], *, show_secrets: bool) -> str:
@@ -184,10 +199,11 @@ def _explain_lines(field: FieldTrace, secrets: Sequence[str], *, show_secrets: b
 
 
 def show_dict(trace: Trace, *, show_secrets: bool = False) -> dict[str, Any]:
+    secrets = [] if show_secrets else secret_values(trace)
     return {
         "profiles": list(trace.profiles),
         "fields": [explain_dict(field, trace, show_secrets=show_secrets) for field in trace.fields.values()],
-        "warnings": [mask_text(w, [] if show_secrets else secret_values(trace)) for w in trace.warnings],
+        "warnings": [mask_text(w, secrets) for w in trace.warnings],
     }
 
 
@@ -207,7 +223,9 @@ def show_text(trace: Trace, *, show_secrets: bool = False) -> str:
     secrets = [] if show_secrets else secret_values(trace)
     lines += [f"warning: {mask_text(w, secrets)}" for w in trace.warnings]
     lines += [
-        f"warning: {field.name}: {mask_text(w, secrets)}" for field in trace.fields.values() for w in field.warnings
+        f"warning: {field.name}: {mask_text(w, [] if show_secrets else field_secrets(field, trace))}"
+        for field in trace.fields.values()
+        for w in field.warnings
     ]
     return "\n".join(lines)
 
