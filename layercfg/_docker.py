@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
@@ -248,7 +247,6 @@ class _Session:
         return result
 
     def discover(self, query: ServiceQuery) -> ServiceDiscovery:
-        project_labels = [f"{PROJECT_LABEL}={query.project}"] if query.project else []
         candidates: dict[str, _Candidate] = {}
 
         def add(summary: Mapping[str, Any], strategy: int, index: int) -> None:
@@ -258,21 +256,17 @@ class _Session:
                 name = query.names[index]
                 candidates[summary["Id"]] = _Candidate(summary, _STRATEGIES[strategy], name, rank)
 
-        for index, name in enumerate(query.names):
-            for summary in self.containers({"label": [*project_labels, f"{SERVICE_LABEL}={name}"]}):
-                add(summary, 0, index)
-        if query.names:
-            # The name filter is an unanchored regular expression over "/name"; anchor it, escape
-            # it, and still compare exactly below. Several values are OR-ed: one call for all names.
-            patterns = [f"^/{re.escape(name)}$" for name in query.names]
-            filters: dict[str, Any] = {"name": patterns}
-            if project_labels:
-                filters["label"] = project_labels
-            for summary in self.containers(filters):
-                names = {n.lstrip("/") for n in summary.get("Names") or ()}
-                for index, name in enumerate(query.names):
-                    if name in names:
-                        add(summary, 1, index)
+        # One listing of the running containers (of the compose project, when one is set) serves every
+        # query of this session, matched here by compose label and exact name: the engine is asked a
+        # constant number of times per load, whatever the services, names and containers.
+        wanted = {name: index for index, name in reversed(list(enumerate(query.names)))}
+        for summary in self._running(query.project):
+            service = (summary.get("Labels") or {}).get(SERVICE_LABEL)
+            if service in wanted:
+                add(summary, 0, wanted[service])
+            for own in {n.lstrip("/") for n in summary.get("Names") or ()}:
+                if own in wanted:
+                    add(summary, 1, wanted[own])
         notes: list[DockerProblem] = []
         if not candidates and query.names:
             notes += self._match_aliases(query, add)
