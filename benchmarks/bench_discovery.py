@@ -3,19 +3,23 @@
 Run: ``.venv/bin/python benchmarks/bench_discovery.py [--repeat 15]``
 
 Uses DOCKER_HOST (or /var/run/docker.sock) when it answers; otherwise, as root, starts a private
-engine with ``.ci/docker-engine`` and stops it afterwards. Starts 1, 10 and 50 busybox containers
+engine with ``.ci/docker-engine`` and stops it afterwards. Starts 1, 50 and 200 busybox containers
 (all labelled ``layercfg.bench=<run id>`` and removed at the end), times one query per lookup
-strategy (median of repeated runs), then times discover() against a missing socket, a refused
-socket and a socket that accepts and never answers, with budgets of 0.5 s and 2.0 s. Prints
-Markdown tables.
+strategy (median of repeated runs), a whole load of the alpine-test profile (seven service
+endpoints, in process) and ``layercfg explain backend_url`` as a whole process, with the growth
+from the first row (target: 200 containers at most 1.3x the cost at 1); then times discover()
+against a missing socket, a refused socket and a socket that accepts and never answers, with
+budgets of 0.5 s and 2.0 s. Prints Markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import os
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -31,10 +35,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import layercfg  # noqa: E402
 from layercfg._docker import ServiceQuery, check_engine, discover  # noqa: E402
 
 IMAGE = "layercfg-busybox:latest"
-COUNTS = (1, 10, 50)
+COUNTS = (1, 50, 200)
+NETRA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "netra"
 BUDGETS = (0.5, 2.0)
 
 
@@ -47,9 +53,7 @@ def engine() -> Iterator[str]:
         return
     directory = tempfile.mkdtemp(prefix="lcb-", dir="/tmp")
     script = str(REPO / ".ci" / "docker-engine")
-    started = subprocess.run(
-        ["bash", script, "start", directory], capture_output=True, text=True, check=False
-    )
+    started = subprocess.run(["bash", script, "start", directory], capture_output=True, text=True, check=False)
     try:
         if started.returncode != 0:
             raise SystemExit(f"no Docker engine: .ci/docker-engine start failed:\n{started.stderr}")
@@ -80,10 +84,30 @@ def scaling(docker_host: str, repeat: int) -> list[str]:
         "container name": ServiceQuery("backend", (f"backend-{run_id}", f"{target}-c"), 8000),
         "no match": ServiceQuery("backend", (f"backend-{run_id}", f"absent-{run_id}"), 8000),
     }
+    project_dir = Path(tempfile.mkdtemp(prefix="lcb-netra-"))
+    shutil.copytree(NETRA, project_dir, dirs_exist_ok=True)
+    load_environ = {"DOCKER_HOST": docker_host, "NETRA_PROFILE": "alpine-test"}
+    process_environ = {**os.environ, **load_environ}
+    process_environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def full_load() -> object:
+        return layercfg.load(project_dir=project_dir, environ=load_environ)
+
+    def explain_process() -> object:
+        return subprocess.run(
+            [sys.executable, "-m", "layercfg", "explain", "backend_url"],
+            cwd=project_dir,
+            env=process_environ,
+            capture_output=True,
+            check=True,
+        )
+
+    columns = [*(f"{label} (ms)" for label in queries), "full load (ms)", "explain process (ms)"]
     rows = [
-        "| containers | " + " | ".join(f"{label} (ms)" for label in queries) + " |",
-        "|---:|" + "---:|" * len(queries),
+        "| containers | " + " | ".join(columns) + " |",
+        "|---:|" + "---:|" * len(columns),
     ]
+    first: list[float] = []
     labels = {"layercfg.bench": run_id}
     try:
         for count in COUNTS:
@@ -101,10 +125,13 @@ def scaling(docker_host: str, repeat: int) -> list[str]:
             for query in queries.values():  # a failed lookup must not be timed as a fast one
                 result = discover([query], environ=environ)
                 assert result.problem is None, result.problem
-            cells = [
-                f"{median_seconds(lambda q=query: discover([q], environ=environ), repeat) * 1000:.1f}"
-                for query in queries.values()
+            times = [
+                median_seconds(lambda q=query: discover([q], environ=environ), repeat) for query in queries.values()
             ]
+            times.append(median_seconds(full_load, repeat))
+            times.append(median_seconds(explain_process, max(repeat // 3, 3)))
+            first = first or times
+            cells = [f"{t * 1000:.1f} ({t / f:.2f}x)" for t, f in zip(times, first, strict=True)]
             rows.append(f"| {count} | " + " | ".join(cells) + " |")
     finally:
         for container in client.containers.list(all=True, filters={"label": f"layercfg.bench={run_id}"}):
@@ -160,10 +187,7 @@ def failures(repeat: int) -> list[str]:
             environ = {"DOCKER_HOST": host}
             cells = []
             for budget in BUDGETS:
-                ms = (
-                    median_seconds(lambda b=budget, e=environ: discover([query], budget=b, environ=e), repeat)
-                    * 1000
-                )
+                ms = median_seconds(lambda b=budget, e=environ: discover([query], budget=b, environ=e), repeat) * 1000
                 cells.append(f"{ms:.1f}")
             problem = discover([query], budget=BUDGETS[0], environ=environ).problem
             rows.append(f"| {kind} | " + " | ".join(cells) + f" | {problem.kind if problem else '-'} |")
@@ -175,6 +199,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="runs per median (failures: a third)")
     args = parser.parse_args()
     discover([], environ={})  # import the docker SDK once, outside the timings
+    compileall.compile_dir(str(REPO / "layercfg"), quiet=1)  # as pip does: PYTHONDONTWRITEBYTECODE hides it
     with engine() as docker_host:
         print(f"discover() against {docker_host}, median of {args.repeat} runs, one query:\n")
         print("\n".join(scaling(docker_host, args.repeat)))

@@ -366,21 +366,49 @@ def run_discovery(
     return layers, seen, errors
 
 
-def port_conflicts(report: DiscoveryReport, fields: Mapping[str, FieldTrace]) -> dict[str, str]:
-    """field -> warning when the winning URL's port differs from the port a container publishes."""
-    warnings = {}
-    for field, published in report.published.items():
-        trace = fields.get(field)
-        if trace is None or not isinstance(trace.value, str):
+@attrs.frozen
+class PortConflict:
+    """A winning URL whose port is not the one the running system (or its compose file) uses.
+
+    The one rule behind the receipt's warning and doctor's ``port.conflict``: each renders it.
+    """
+
+    field: str
+    port: int | None  # the winning URL's port
+    origin: Origin  # what set the winning URL
+    published: PublishedPort | None = None  # the running container that publishes another port
+    declared: Declared | None = None  # else the compose declaration of another port
+
+
+def port_conflicts(report: DiscoveryReport, fields: Mapping[str, FieldTrace]) -> list[PortConflict]:
+    """Every endpoint whose winning port differs from what a running container publishes (or, when none
+    runs, from what its compose file declares). Winners from discovery itself or from a fallback, and
+    URLs that are not on this machine, say nothing about the containers here."""
+    conflicts = []
+    for field, trace in fields.items():
+        if not isinstance(trace.value, str) or not is_local(trace.value):
             continue
         origin = trace.winner.origin
-        port = port_of(trace.value)
-        if origin.layer is LayerKind.DISCOVERY or port == published.host_port:
+        if origin.layer in (LayerKind.DISCOVERY, LayerKind.FALLBACK):
             continue
-        if origin.layer is LayerKind.FALLBACK or not is_local(trace.value):
-            continue  # staging or a remote host: its port says nothing about the container here
-        warnings[field] = (
-            f"{field} points at port {port} ({origin}) but docker container {published.container_name} publishes "
-            f"{published.container_port}/tcp on {published.host_port}; nothing may listen on {port}"
-        )
-    return warnings
+        port = port_of(trace.value)
+        published = report.published.get(field)
+        declared = report.declared.get(field)
+        if published is not None:
+            if port != published.host_port:
+                conflicts.append(PortConflict(field, port, origin, published=published))
+        elif declared is not None and port != declared.host_port:
+            conflicts.append(PortConflict(field, port, origin, declared=declared))
+    return conflicts
+
+
+def conflict_warning(conflict: PortConflict) -> str | None:
+    """The receipt's warning for a conflict with a running container (declarations are doctor's alone)."""
+    published = conflict.published
+    if published is None:
+        return None
+    return (
+        f"{conflict.field} points at port {conflict.port} ({conflict.origin}) but docker container "
+        f"{published.container_name} publishes {published.container_port}/tcp on {published.host_port}; "
+        f"nothing may listen on {conflict.port}"
+    )

@@ -257,8 +257,10 @@ class _Session:
                 candidates[summary["Id"]] = _Candidate(summary, _STRATEGIES[strategy], name, rank)
 
         # One listing of the running containers (of the compose project, when one is set) serves every
-        # query of this session, matched here by compose label and exact name: the engine is asked a
-        # constant number of times per load, whatever the services, names and containers.
+        # query of this session, matched here by compose label, exact name and, when neither matched, network
+        # alias: the engine is asked a constant number of times per load (one list call, plus inspections
+        # for aliases), whatever the services and names. Every list call, filtered or not, costs the engine
+        # a scan of all containers, so one unfiltered call is cheaper than several filtered ones.
         wanted = {name: index for index, name in reversed(list(enumerate(query.names)))}
         for summary in self._running(query.project):
             service = (summary.get("Labels") or {}).get(SERVICE_LABEL)

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._discovery import ComposeReport, ComposeVariables, compose_service_for, port_of, read_compose
-from ._endpoints import is_local
+from ._discovery import ComposeReport, ComposeVariables, compose_service_for, read_compose
 from ._files import resolved
 from ._load import Resolution, resolve
 from ._project import ProjectSettings
@@ -317,43 +316,30 @@ def _env_file_path_checks(resolution: Resolution) -> list[Finding]:
 
 
 def _port_checks(resolution: Resolution) -> list[Finding]:
+    """port.conflict for each conflict the resolution's discovery found (one rule: _discovery.port_conflicts)."""
+    from ._discovery import port_conflicts
+
     report = resolution.discovery
-    findings: list[Finding] = []
     if report is None:
-        return findings
+        return []
     trace = resolution.trace
-    for field_name, published in report.published.items():
-        field = trace.fields[field_name]
-        port = port_of(str(field.value))
-        host_port = published.host_port
-        if not is_local(str(field.value)):
-            continue  # a staging or remote URL: its port says nothing about a container here
-        if field.winner.origin.layer not in (LayerKind.DISCOVERY, LayerKind.FALLBACK) and port != host_port:
-            findings.append(
-                Finding(
-                    "port.conflict",
-                    "warning",
-                    f"{_who(field)} points at {_hostport(field.value)} but the {published.container_name} "
-                    f"container publishes {host_port}",
-                    field.winner.origin.location,
-                )
+    findings = []
+    for conflict in port_conflicts(report, trace.fields):
+        field = trace.fields[conflict.field]
+        points = f"{_who(field)} points at {_hostport(field.value)}"
+        if conflict.published is not None:
+            container = conflict.published
+            message = f"{points} but the {container.container_name} container publishes {container.host_port}"
+            location = field.winner.origin.location
+        else:
+            declared = conflict.declared
+            assert declared is not None
+            message = (
+                f"{points} but compose service {declared.compose_service} declares {declared.text} "
+                f"({declared.decided_by})"
             )
-    for field_name, declared in report.declared.items():
-        field = trace.fields[field_name]
-        if field_name in report.published or field.winner.origin.layer in (LayerKind.DISCOVERY, LayerKind.FALLBACK):
-            continue
-        if not is_local(str(field.value)):
-            continue
-        if port_of(str(field.value)) != port_of(declared.url):
-            findings.append(
-                Finding(
-                    "port.conflict",
-                    "warning",
-                    f"{_who(field)} points at {_hostport(field.value)} but compose service "
-                    f"{declared.compose_service} declares {declared.text} ({declared.decided_by})",
-                    f"{declared.path}:{declared.line}",
-                )
-            )
+            location = f"{declared.path}:{declared.line}"
+        findings.append(Finding("port.conflict", "warning", message, location))
     return findings
 
 

@@ -126,10 +126,13 @@ def resolve(
         warnings.append(f"fallback ({fallback_report.mode}): {fallback_report.reason}")
     report = context.discovery
     if report is not None:
-        from ._discovery import port_conflicts
+        from ._discovery import conflict_warning, port_conflicts
 
-        for name, warning in port_conflicts(report, fields).items():
-            fields[name] = attrs.evolve(fields[name], warnings=(*fields[name].warnings, warning))
+        for conflict in port_conflicts(report, fields):
+            warning = conflict_warning(conflict)
+            if warning is not None:
+                field = fields[conflict.field]
+                fields[conflict.field] = attrs.evolve(field, warnings=(*field.warnings, warning))
     errors = [*reader.errors, *context.errors, *resolver.errors]
     config = None
     if not errors:
