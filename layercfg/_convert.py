@@ -80,6 +80,8 @@ def _convert_type(tp: Any, raw: object, spec: FieldSpec) -> object:
         raise Invalid(f"expected one of {choices}, got {show_raw(raw, spec.secret)}")
     if tp is Any or tp is object:
         return raw
+    if tp is None:  # attrs.make_class without type=..., or a field without an annotation
+        raise Invalid("the schema gives this field no type: declare it with an annotation in a class body")
     raise Invalid(f"layercfg cannot convert to {tp!r}; use str, int, float, bool, Path, Literal, Enum or tuple")
 
 

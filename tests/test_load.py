@@ -407,3 +407,10 @@ def test_enum_field_with_enum_member_default(project):
     assert load_config(ModeConfig, profile=[], project_dir=project.root, environ={}).mode is Mode.FAST
     environ = {"NETRA_MODE": "slow"}
     assert load_config(ModeConfig, profile=[], project_dir=project.root, environ=environ).mode is Mode.SLOW
+
+
+def test_field_without_a_type_says_so(project):
+    """A schema made with attrs.make_class has untyped fields: the error says to annotate them."""
+    schema = attrs.make_class("Untyped", {"x": layercfg.setting("a")}, frozen=True)
+    with pytest.raises(ConfigError, match="x: the schema gives this field no type: declare it with an annotation"):
+        load(schema, profile=[], project_dir=project.root, environ={})
