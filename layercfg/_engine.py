@@ -17,9 +17,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import attrs
+
+from ._files import read_text
+from .exceptions import LayercfgError
 
 __all__ = ["DEFAULT_ENGINE", "DockerProblem"]
 
@@ -148,20 +152,19 @@ def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
     if not name:
         origin = os.path.join(config_dir, "config.json")
         try:
-            with open(origin, encoding="utf-8") as stream:
-                name = json.load(stream).get("currentContext")
-        except (OSError, ValueError, AttributeError):
+            # Bounded like every file a load reads: a FIFO or a device here must not hang discovery.
+            name = json.loads(read_text(Path(origin), origin, "Docker CLI config")).get("currentContext")
+        except (LayercfgError, ValueError, AttributeError):
             name = None
     if not name or name == "default":
         return None
     context_id = get_context_id(name)
     meta_file = os.path.join(config_dir, "contexts", "meta", context_id, "meta.json")
+    if not os.path.lexists(meta_file):
+        raise ValueError(f"Docker context {name!r} (from {origin}) does not exist: no {meta_file}")
     try:
-        with open(meta_file, encoding="utf-8") as stream:
-            meta = json.load(stream)
-    except FileNotFoundError:
-        raise ValueError(f"Docker context {name!r} (from {origin}) does not exist: no {meta_file}") from None
-    except (OSError, ValueError) as exc:
+        meta = json.loads(read_text(Path(meta_file), meta_file, "Docker context"))
+    except (LayercfgError, ValueError) as exc:
         raise ValueError(f"Docker context {name!r}: cannot read {meta_file}: {exc}") from None
     endpoint = (meta.get("Endpoints") or {}).get("docker") or {}
     host = endpoint.get("Host") or DEFAULT_ENGINE

@@ -395,7 +395,7 @@ def split_profile_names(text: str) -> list[str]:
     Text that names no profile at all (``","``) is an error, not "no profiles": it was meant to name some.
     """
     names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names and text.strip():
+    if not names and text:
         raise ProfileError(f"{text!r} names no profile (expected NAME or NAME,NAME)")
     for name in names:
         if not _NAME.match(name):
