@@ -136,13 +136,16 @@ def explain(ctx: click.Context, /, field: str, as_json: bool, **given: Any) -> N
     from ._load import explain as explain_field
 
     trace = explain_field(loaded.config, field)
+    secrets = [] if options.show_secrets else _render.secret_values(loaded.trace)
+    notes = [_render.mask_text(warning, secrets) for warning in loaded.trace.warnings]
     if as_json:
-        click.echo(_render.dumps(_render.explain_dict(trace, loaded.trace, show_secrets=options.show_secrets)))
+        # Everything the text shows: the field's receipt, and the load-wide notes under "notes".
+        data = _render.explain_dict(trace, loaded.trace, show_secrets=options.show_secrets)
+        click.echo(_render.dumps({**data, "notes": notes}))
         return
     click.echo(_render.explain_text(trace, loaded.trace, show_secrets=options.show_secrets))
-    secrets = [] if options.show_secrets else _render.secret_values(loaded.trace)
-    for warning in loaded.trace.warnings:
-        click.echo(f"  {'note':<9} {_render.mask_text(warning, secrets)}")
+    for note in notes:
+        click.echo(f"  {'note':<9} {note}")
 
 
 @main.command()

@@ -7,7 +7,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from conftest import clean_environ
+from conftest import NO_DOCKER, clean_environ
 
 from layercfg.cli import main
 
@@ -54,8 +54,8 @@ def test_explain_legacy_alias_over_docker_profile(run_cli, project):
 
 
 def test_explain_json_contract(run_cli, project):
-    """explain --json prints exactly the documented object, winner first among candidates."""
-    env = {"NETRA_PROFILE": "docker", "TEST_BACKEND_URL": "http://localhost:9000"}
+    """explain --json prints exactly the documented object, winner first among candidates, with the notes."""
+    env = {"NETRA_PROFILE": "docker", "TEST_BACKEND_URL": "http://localhost:9000", **NO_DOCKER}
     result = run_cli("explain", "backend_url", "--json", env=env, cwd=project.root)
     data = json.loads(result.stdout)
     plain = {"detail": None, "variable": None, "naming": None, "parts": []}
@@ -109,7 +109,12 @@ def test_explain_json_contract(run_cli, project):
         ],
         "warnings": ["TEST_BACKEND_URL is a legacy name; prefer NETRA_BACKEND_URL"],
         "profiles": ["local", "docker"],
+        "notes": data["notes"],
     }
+    assert [n.split(" (")[0] for n in data["notes"]] == [
+        "compose file docker/docker-compose.yml not found",
+        f"docker: Docker socket {NO_DOCKER['DOCKER_HOST'][7:]} does not exist",
+    ]
 
 
 def test_explain_json_has_lineage_and_port_mapping(run_cli, project):
