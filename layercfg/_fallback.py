@@ -129,6 +129,8 @@ def apply_fallback(
                 f"{service_name} is down ({primary_result.describe()}) and staging is down too "
                 f"({staging_result.describe()}); keeping the primary endpoints"
             )
+            # Every test that needs the service will fail: a warning on the field, not only a note.
+            fields[primary] = attrs.evolve(fields[primary], warnings=(*fields[primary].warnings, reason))
             return FallbackReport(mode, False, reason, probes)
         why = f"{service_name} {primary_result.describe()}; staging {staging_result.describe()}; {switch_on}"
 

@@ -74,6 +74,7 @@ def test_both_down_keeps_primary_and_says_both_failed(project, dead_backend):
     reason = loaded.trace.fallback.reason
     assert f"backend is down ({dead_backend}/health refused connection" in reason
     assert f"staging is down too ({dead_staging}/health refused connection" in reason
+    assert reason in loaded.trace["backend_url"].warnings  # a warning on the field, not only a note
 
 
 def test_hung_backend_costs_about_the_budget(project, staging):
