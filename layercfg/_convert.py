@@ -171,11 +171,17 @@ def _check(spec: FieldSpec, value: object, raw: object) -> None:
     if spec.unit == "seconds" and isinstance(value, (int, float)) and value > MAX_SECONDS:
         raise Invalid(f"expected at most {MAX_SECONDS} seconds (a year), got {show_raw(raw, spec.secret)}")
     if spec.schemes and isinstance(value, str):
+        if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
+            # urlsplit strips or keeps these silently: "http://local host" and a trailing newline from a
+            # multi-line TOML string would be used as written.
+            raise Invalid(f"expected a URL without spaces or control characters, got {show_raw(raw, spec.secret)}")
         try:
             parts = urlsplit(value)
-            parts.port  # noqa: B018  (raises for a port that is not a number in range)
+            port = parts.port  # raises for a port that is not a number up to 65535
         except ValueError as exc:
             raise Invalid(f"expected a URL, got {show_raw(raw, spec.secret)}: {exc}") from None
-        if parts.scheme not in spec.schemes or not parts.netloc:
+        if port == 0:
+            raise Invalid(f"expected a URL with a port in 1-65535, got {show_raw(raw, spec.secret)}")
+        if parts.scheme not in spec.schemes or not parts.hostname:
             schemes = " or ".join(spec.schemes)
             raise Invalid(f"expected a {schemes} URL (scheme://host[:port]), got {show_raw(raw, spec.secret)}")

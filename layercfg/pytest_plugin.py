@@ -272,7 +272,8 @@ def _header_lines(loaded: Loaded[Any]) -> list[str]:
         field = trace.fields[name]
         shown = text(display(field.value, secret=field.secret))
         lines.append(f"layercfg:   {name}={shown} ({_origin_text(field)})")
-        notes += [f"{name}: {warning}" for warning in field.warnings]
+        # A field warning that repeats a load-wide note (a fallback's reason) is said once, by the note.
+        notes += [f"{name}: {warning}" for warning in field.warnings if not any(warning in n for n in trace.warnings)]
     lines += [f"layercfg: note {mask_text(note, secrets)}" for note in dict.fromkeys(notes)]
     return lines
 

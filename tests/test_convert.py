@@ -93,3 +93,24 @@ def test_rejections(name, raw, message):
     """A value that does not fit says what was expected and what it got."""
     with pytest.raises(Invalid, match=message.replace("(", r"\(").replace(")", r"\)")):
         convert(SPECS[name], raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param("\nhttp://x\n", "expected a URL without spaces or control characters", id="newlines"),
+        pytest.param("http://local host:99", "expected a URL without spaces or control characters", id="space"),
+        pytest.param("http://localhost:99999", "expected a URL, got 'http://localhost:99999'", id="port range"),
+        pytest.param("http://localhost:0", "expected a URL with a port in 1-65535", id="port zero"),
+        pytest.param("http://:8000", "expected a http or https URL", id="no host"),
+    ],
+)
+def test_urls_are_parsed_strictly(raw, message):
+    """A URL field takes no whitespace or control characters, a host, and a port in 1-65535."""
+    from layercfg import TestEnvConfig
+    from layercfg._convert import Invalid, convert
+    from layercfg._schema import schema_info
+
+    spec = schema_info(TestEnvConfig, "NETRA_").fields["backend_url"]
+    with pytest.raises(Invalid, match=message):
+        convert(spec, raw)

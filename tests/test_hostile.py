@@ -557,7 +557,7 @@ HOSTILE_VALUES = {
 
 def test_d13_shell_export_evaluates_to_the_resolved_values(project: Project):
     """After the documented eval, every exported variable holds exactly what env --format json says."""
-    env = {**HOSTILE_VALUES, "NETRA_WEBSOCKET_PATH": "/ws ${HOME}"}
+    env = {**HOSTILE_VALUES, "NETRA_WEBSOCKET_PATH": "/ws-${HOME}"}
     args = ("env", "--legacy", "--show-secrets")
     values = json.loads(layercfg_process(*args, "--format", "json", cwd=project.root, env=env).stdout)
     shell = layercfg_process(*args, "--format", "shell", cwd=project.root, env=env).stdout
@@ -581,7 +581,7 @@ def test_d14_dotenv_export_reads_back_with_python_dotenv(project: Project):
     """python-dotenv reads every exported line back as the resolved value; values with ${ are left out."""
     from dotenv import dotenv_values
 
-    env = {**HOSTILE_VALUES, "NETRA_WEBSOCKET_PATH": "/ws ${HOME}"}
+    env = {**HOSTILE_VALUES, "NETRA_WEBSOCKET_PATH": "/ws-${HOME}"}
     args = ("env", "--legacy", "--show-secrets")
     values = json.loads(layercfg_process(*args, "--format", "json", cwd=project.root, env=env).stdout)
     dotenv = layercfg_process(*args, "--format", "dotenv", cwd=project.root, env=env).stdout
