@@ -23,7 +23,7 @@ from .exceptions import (
 
 if TYPE_CHECKING:
     from ._load import Loaded, explain, load, load_config, provenance
-    from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
+    from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, Trace
     from ._schema import Derivation, Service, Setting, setting
     from ._testenv import TestEnvConfig
     from .testing import wait_for_service
@@ -37,6 +37,7 @@ __all__ = [
     "LayerKind",
     "LayercfgError",
     "Loaded",
+    "Notice",
     "Origin",
     "ProfileError",
     "Service",
@@ -65,6 +66,7 @@ _LAZY = {
     "Candidate": "._provenance",
     "FieldTrace": "._provenance",
     "LayerKind": "._provenance",
+    "Notice": "._provenance",
     "Origin": "._provenance",
     "Status": "._provenance",
     "Trace": "._provenance",

@@ -21,7 +21,7 @@ import attrs
 
 from ._endpoints import is_local
 from ._project import ProjectSettings
-from ._provenance import FieldTrace, LayerKind, Origin
+from ._provenance import FieldTrace, LayerKind, Notice, Origin, notice
 from ._schema import SchemaInfo
 from ._services import EndpointModel, ServiceModel
 from ._sources import Entry, EnvFile, Layer
@@ -402,13 +402,17 @@ def port_conflicts(report: DiscoveryReport, fields: Mapping[str, FieldTrace]) ->
     return conflicts
 
 
-def conflict_warning(conflict: PortConflict) -> str | None:
+def conflict_warning(conflict: PortConflict) -> Notice | None:
     """The receipt's warning for a conflict with a running container (declarations are doctor's alone)."""
     published = conflict.published
     if published is None:
         return None
-    return (
-        f"{conflict.field} points at port {conflict.port} ({conflict.origin}) but docker container "
-        f"{published.container_name} publishes {published.container_port}/tcp on {published.host_port}; "
-        f"nothing may listen on {conflict.port}"
+    return notice(
+        "port-conflict",
+        field=conflict.field,
+        port=conflict.port,
+        origin=conflict.origin,
+        container=published.container_name,
+        container_port=published.container_port,
+        host_port=published.host_port,
     )

@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 import attrs
 
-from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
+from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
 from ._schema import SECRET_MASK, SchemaInfo
 from ._services import EndpointModel, ServiceModel, default_port
 
@@ -159,13 +159,8 @@ def _align(
         done[endpoint.url_field] = url
     host = url_parts(composed)["host"]
     if host in internal:
-        warning = (
-            f"host {host!r} is a name service {service.name} runs under inside the compose network; from this "
-            f"machine connect to the port it publishes on localhost"
-        )
-        done[endpoint.url_field] = attrs.evolve(
-            url, trace=attrs.evolve(url.trace, warnings=(*url.trace.warnings, warning))
-        )
+        warning = notice("internal-host", host=repr(host), service=service.name)
+        done[endpoint.url_field] = attrs.evolve(url, trace=url.trace.warned(warning))
         url = done[endpoint.url_field]
     values = url_parts(composed)
     folded_fields = {field for field, _ in folded}
@@ -184,23 +179,18 @@ def _align(
 def _part_from_url(part: Resolved, value: object, url_field: str, url: Resolved, internal: set[str]) -> Resolved:
     """A part field's value taken from its URL, warning when an explicit setting of it disagrees."""
     trace = part.trace
-    warnings = list(trace.warnings)
+    warnings = list(trace.notices)
     explicit = trace.winner.origin.layer is not LayerKind.DEFAULT and trace.winner.status is Status.WON
     if explicit and part.value is not None and part.value != value:
         origin = trace.winner.origin
         shown = SECRET_MASK if trace.secret else part.value
         who = origin.variable or trace.name
+        facts = {"who": who, "shown": shown, "origin": origin, "field": trace.name, "url_field": url_field}
         if part.value in internal:
-            warnings.append(
-                f"{who}={shown} ({origin}) is a name the service runs under inside the compose network, "
-                f"not reachable from this machine; {trace.name} follows {url_field} instead"
-            )
+            warnings.append(notice("part-internal", **facts))
         else:
             why = "a higher layer" if url.tier > part.tier else "the same layer; the URL wins"
-            warnings.append(
-                f"{who}={shown} ({origin}) disagrees with {url_field} from {url.trace.winner.origin} "
-                f"({why}); {trace.name} follows {url_field}"
-            )
+            warnings.append(notice("part-disagrees", **facts, url_origin=url.trace.winner.origin, why=why))
     if explicit and part.value == value:
         return part  # it agrees: its own receipt is the true one
     origin = Origin(LayerKind.DERIVED, f"derived from {url_field}", None, f"{url_field} <- {url.trace.winner.origin}")
@@ -211,7 +201,7 @@ def _part_from_url(part: Resolved, value: object, url_field: str, url: Resolved,
         value=value,
         winner=winner,
         candidates=(winner, *others),
-        warnings=tuple(warnings),
+        notices=tuple(warnings),
         lineage=((url_field, url.trace.winner.origin),),
     )
     return Resolved(value, new, url.tier)

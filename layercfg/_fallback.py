@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._endpoints import parts_of, url_parts
-from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
+from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
 from ._schema import SchemaInfo
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def apply_fallback(
                 f"on this machine ({running.describe()}): not leaving it for staging; make that candidate win "
                 f"(`layercfg explain {primary}`)"
             )
-            fields[primary] = attrs.evolve(fields[primary], warnings=(*fields[primary].warnings, reason))
+            fields[primary] = fields[primary].warned(notice("fallback-kept-local", reason=reason))
             return FallbackReport(mode, False, reason, (*probes, running))
         if not staging_result.ok:
             reason = (
@@ -130,7 +130,7 @@ def apply_fallback(
                 f"({staging_result.describe()}); keeping the primary endpoints"
             )
             # Every test that needs the service will fail: a warning on the field, not only a note.
-            fields[primary] = attrs.evolve(fields[primary], warnings=(*fields[primary].warnings, reason))
+            fields[primary] = fields[primary].warned(notice("fallback-all-down", reason=reason))
             return FallbackReport(mode, False, reason, probes)
         why = f"{service_name} {primary_result.describe()}; staging {staging_result.describe()}; {switch_on}"
 
@@ -145,8 +145,8 @@ def apply_fallback(
             # Say so: a run on staging that still talks to this field's local endpoint is half switched.
             spec = info.fields[staging_name]
             names = " or ".join([spec.env, *spec.aliases])
-            warning = f"fallback: {name} stays at {trace.value}: {staging_name} is not set (set {names})"
-            fields[name] = attrs.evolve(trace, warnings=(*trace.warnings, warning))
+            warning = notice("fallback-unswitched", field=name, value=trace.value, staging=staging_name, names=names)
+            fields[name] = trace.warned(warning)
             unswitched.append(name)
             continue
         origin = Origin(
@@ -156,13 +156,13 @@ def apply_fallback(
         winner = Candidate(origin, staging.value, top, Status.WON, staging.value)
         demoted = attrs.evolve(trace.winner, status=Status.SHADOWED)
         candidates = (winner, demoted, *trace.candidates[1:])
-        warning = f"fallback: {name} switched to staging ({why})"
+        warning = notice("fallback-switched", field=name, why=why)
         fields[name] = attrs.evolve(
             trace,
             value=staging.value,
             winner=winner,
             candidates=candidates,
-            warnings=(*trace.warnings, warning),
+            notices=(*trace.notices, warning),
             lineage=staging.lineage,
         )
         switched.append(name)

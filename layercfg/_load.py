@@ -131,8 +131,7 @@ def resolve(
         for conflict in port_conflicts(report, fields):
             warning = conflict_warning(conflict)
             if warning is not None:
-                field = fields[conflict.field]
-                fields[conflict.field] = attrs.evolve(field, warnings=(*field.warnings, warning))
+                fields[conflict.field] = fields[conflict.field].warned(warning)
     errors = [*reader.errors, *context.errors, *resolver.errors]
     config = None
     if not errors:

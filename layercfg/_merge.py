@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ._provenance import LayerKind
+from ._provenance import LayerKind, Notice, notice
 from ._schema import SECRET_MASK, SchemaInfo
 from ._sources import Entry, Layer
 
@@ -51,12 +51,12 @@ def splice(ranked: dict[str, list[Ranked]], tier: int, layer: Layer) -> None:
         ranked[field] = [*higher, *reversed(new), *lower]
 
 
-def name_warnings(ranked: Sequence[Ranked], secret: bool) -> list[str]:
+def name_warnings(ranked: Sequence[Ranked], secret: bool) -> list[Notice]:
     """Two names for one field that disagree within one source, naming both.
 
     Each tier's winning name is compared with the names it beat in the same source.
     """
-    warnings = []
+    warnings: list[Notice] = []
     start = 0
     while start < len(ranked):
         winner = ranked[start]
@@ -68,19 +68,26 @@ def name_warnings(ranked: Sequence[Ranked], secret: bool) -> list[str]:
             if loser.raw != winner.entry.raw and won and lost:
                 why = "the canonical name wins" if winner.entry.prefer is None else "later in the alias order"
                 warnings.append(
-                    f"{lost}={_show(loser.raw, secret)} and {won}={_show(winner.entry.raw, secret)} disagree"
-                    f" in {_where(winner.entry)}; {won} wins ({why})"
+                    notice(
+                        "names-disagree",
+                        lost=lost,
+                        lost_value=_show(loser.raw, secret),
+                        won=won,
+                        won_value=_show(winner.entry.raw, secret),
+                        where=_where(winner.entry),
+                        why=why,
+                    )
                 )
             end += 1
         start = end
     return warnings
 
 
-def legacy_warning(entry: Entry) -> str | None:
+def legacy_warning(entry: Entry) -> Notice | None:
     """``TEST_BACKEND_URL is a legacy name; prefer NETRA_BACKEND_URL`` when an alias won."""
     if entry.prefer is None:
         return None
-    return f"{entry.origin.variable} is a legacy name; prefer {entry.prefer}"
+    return notice("legacy-name", variable=entry.origin.variable, prefer=entry.prefer)
 
 
 def _where(entry: Entry) -> str:

@@ -115,6 +115,30 @@ class Candidate:
     value: object = None
 
 
+@attrs.frozen
+class Notice:
+    """One warning as data: its kind (``legacy-name``, ``names-disagree``, ``port-conflict``, ...)
+    and the facts it states, each already masked if secret. Only the renderer turns it into text
+    (``str()`` asks it); a consumer that needs to know what a warning says reads ``kind`` and
+    ``facts``, never the text."""
+
+    kind: str
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def fact(self, name: str) -> str:
+        return dict(self.facts)[name]
+
+    def __str__(self) -> str:
+        from ._render import notice_text
+
+        return notice_text(self)
+
+
+def notice(kind: str, **facts: object) -> Notice:
+    """``notice("legacy-name", variable="TEST_BACKEND_URL", prefer="NETRA_BACKEND_URL")``."""
+    return Notice(kind, tuple((name, str(value)) for name, value in facts.items()))
+
+
 @attrs.frozen(repr=False)
 class FieldTrace:
     """Everything known about how one field got its value.
@@ -128,8 +152,17 @@ class FieldTrace:
     secret: bool
     winner: Candidate
     candidates: tuple[Candidate, ...]  # highest precedence first, winner included
-    warnings: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()  # its warnings, as data
     lineage: tuple[tuple[str, Origin], ...] = ()  # for derived values: (input field, its origin)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings as the renderer words them."""
+        return tuple(str(item) for item in self.notices)
+
+    def warned(self, *added: Notice) -> FieldTrace:
+        """This trace with more warnings."""
+        return attrs.evolve(self, notices=(*self.notices, *added))
 
     def __str__(self) -> str:
         from ._render import field_text

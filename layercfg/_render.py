@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, Trace
+from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, Trace
 from ._schema import SECRET_MASK, mask_url_passwords, url_passwords
 from .exceptions import LayercfgError
 
@@ -155,6 +155,7 @@ def explain_dict(field: FieldTrace, trace: Trace, *, show_secrets: bool = False)
             for c in field.candidates
         ],
         "warnings": [mask_text(w, secrets) for w in field.warnings],
+        "notices": [{"kind": n.kind, "facts": {k: mask_text(v, secrets) for k, v in n.facts}} for n in field.notices],
         "profiles": list(trace.profiles),
     }
 
@@ -275,6 +276,40 @@ def error_text(errors: Sequence[LayercfgError]) -> str:
     if len(errors) == 1:
         return str(errors[0])
     return "\n".join([f"{len(errors)} problems in the configuration:", *(f"  - {e}" for e in errors)])
+
+
+_NOTICES = {
+    "legacy-name": "{variable} is a legacy name; prefer {prefer}",
+    "names-disagree": "{lost}={lost_value} and {won}={won_value} disagree in {where}; {won} wins ({why})",
+    "half-overridden": (
+        "half-overridden pair: {field}={stale} from {stale_origin} is below {newest} from {newest_origin}; "
+        "using the derived value instead so the pair stays consistent (set {field} at the same layer to keep it)"
+    ),
+    "internal-host": (
+        "host {host} is a name service {service} runs under inside the compose network; from this machine "
+        "connect to the port it publishes on localhost"
+    ),
+    "part-internal": (
+        "{who}={shown} ({origin}) is a name the service runs under inside the compose network, not reachable "
+        "from this machine; {field} follows {url_field} instead"
+    ),
+    "part-disagrees": (
+        "{who}={shown} ({origin}) disagrees with {url_field} from {url_origin} ({why}); {field} follows {url_field}"
+    ),
+    "port-conflict": (
+        "{field} points at port {port} ({origin}) but docker container {container} publishes "
+        "{container_port}/tcp on {host_port}; nothing may listen on {port}"
+    ),
+    "fallback-switched": "fallback: {field} switched to staging ({why})",
+    "fallback-unswitched": "fallback: {field} stays at {value}: {staging} is not set (set {names})",
+    "fallback-kept-local": "{reason}",
+    "fallback-all-down": "{reason}",
+}
+
+
+def notice_text(item: Notice) -> str:
+    """A warning record in words (the one place they are worded)."""
+    return _NOTICES[item.kind].format(**dict(item.facts))
 
 
 def dumps(data: object) -> str:

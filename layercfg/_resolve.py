@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from ._convert import Invalid, convert
 from ._endpoints import Resolved, align_endpoints
 from ._merge import Ranked, legacy_warning, name_warnings
-from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status
+from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, notice
 from ._schema import SECRET_MASK, FieldSpec, SchemaInfo
 from .exceptions import ConversionError, LayercfgError, MissingValueError
 
@@ -57,7 +57,7 @@ class Resolver:
         top = ranked[0]
         value, ok = self._convert(spec, top.entry.raw, top.entry.origin)
         winner = Candidate(top.entry.origin, top.entry.raw, top.tier, Status.WON if ok else Status.INVALID, value)
-        warnings = []
+        warnings: list[Notice] = []
         legacy = legacy_warning(top.entry)
         if legacy:
             warnings.append(legacy)
@@ -89,15 +89,19 @@ class Resolver:
             None,
             "; ".join(f"{name} <- {origin}" for name, origin in lineage),
         )
-        warnings = []
+        warnings: list[Notice] = []
         if explicit:
             stale = explicit[0]
             newest = max(inputs, key=lambda resolved: resolved.tier)
-            shown = SECRET_MASK if spec.secret else stale.entry.raw
             warnings.append(
-                f"half-overridden pair: {spec.name}={shown} from {stale.entry.origin} is below "
-                f"{newest.trace.name} from {newest.trace.winner.origin}; using the derived value instead "
-                f"so the pair stays consistent (set {spec.name} at the same layer to keep it)"
+                notice(
+                    "half-overridden",
+                    field=spec.name,
+                    stale=SECRET_MASK if spec.secret else stale.entry.raw,
+                    stale_origin=stale.entry.origin,
+                    newest=newest.trace.name,
+                    newest_origin=newest.trace.winner.origin,
+                )
             )
         value, ok = self._convert(spec, raw, origin)
         winner = Candidate(origin, raw, input_tier, Status.WON if ok else Status.INVALID, value)

@@ -108,6 +108,9 @@ def test_explain_json_contract(run_cli, project):
             },
         ],
         "warnings": ["TEST_BACKEND_URL is a legacy name; prefer NETRA_BACKEND_URL"],
+        "notices": [
+            {"kind": "legacy-name", "facts": {"variable": "TEST_BACKEND_URL", "prefer": "NETRA_BACKEND_URL"}}
+        ],
         "profiles": ["local", "docker"],
         "notes": data["notes"],
     }
@@ -149,6 +152,7 @@ def test_show_json_shape(cli):
         "lineage",
         "candidates",
         "warnings",
+        "notices",
         "profiles",
     }
 

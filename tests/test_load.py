@@ -414,3 +414,18 @@ def test_field_without_a_type_says_so(project):
     schema = attrs.make_class("Untyped", {"x": layercfg.setting("a")}, frozen=True)
     with pytest.raises(ConfigError, match="x: the schema gives this field no type: declare it with an annotation"):
         load(schema, profile=[], project_dir=project.root, environ={})
+
+
+def test_warnings_are_records_with_a_kind(project):
+    """Each warning is a Notice with a kind and its facts; the renderer words it, and secrets never reach it."""
+    environ = {"BACKEND_URL": "http://a:1", "E2E_BACKEND_URL": "http://b:2", "TEST_USER_PASSWORD": "pw-1"}
+    environ["NETRA_TEST_USER_PASSWORD"] = "pw-2"
+    loaded = load(profile=[], project_dir=project.root, environ=environ)
+    notices = loaded.trace["backend_url"].notices
+    assert [(n.kind, n.fact("won")) for n in notices if n.kind == "names-disagree"] == [
+        ("names-disagree", "E2E_BACKEND_URL")
+    ]
+    assert [n.kind for n in notices] == ["legacy-name", "names-disagree"]
+    assert loaded.trace["backend_url"].warnings == tuple(str(n) for n in notices)
+    [disagree] = [n for n in loaded.trace["test_user_password"].notices if n.kind == "names-disagree"]
+    assert (disagree.fact("lost_value"), disagree.fact("won_value")) == ("<secret>", "<secret>")
