@@ -271,7 +271,7 @@ def _side(field: Any, show_secrets: bool) -> dict[str, Any]:
 
 @main.command()
 @common_options
-@json_option
+@click.option("--json", "as_json", is_flag=True, help="Accepted like on every command: the schema is JSON either way.")
 @click.pass_context
 def schema(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """Print the JSON Schema of profile files for this project's schema."""
