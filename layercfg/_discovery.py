@@ -162,13 +162,6 @@ def port_of(url: str) -> int | None:
     return port if isinstance(port, int) else None
 
 
-def host_of(url: str) -> str | None:
-    from ._endpoints import url_parts
-
-    host = url_parts(url)["host"]
-    return host if isinstance(host, str) else None
-
-
 def read_compose(
     compose_files: Sequence[str], project: ProjectSettings, variables: ComposeVariables
 ) -> list[ComposeReport]:

@@ -157,12 +157,12 @@ def _align(
         )
         url = Resolved(composed, trace, tier)
         done[endpoint.url_field] = url
-    host = url_parts(composed)["host"]
+    values = url_parts(composed)
+    host = values["host"]
     if host in internal:
         warning = notice("internal-host", host=repr(host), service=service.name)
         done[endpoint.url_field] = attrs.evolve(url, trace=url.trace.warned(warning))
         url = done[endpoint.url_field]
-    values = url_parts(composed)
     folded_fields = {field for field, _ in folded}
     for part, field in parts.items():
         if field in folded_fields or field in settled:

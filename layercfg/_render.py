@@ -223,11 +223,9 @@ def show_text(trace: Trace, *, show_secrets: bool = False) -> str:
     lines += [f"{n:<{width}} = {v:<{vwidth}}  {layer:<{_LAYER_WIDTH}} {where}" for n, v, layer, where in rows]
     secrets = [] if show_secrets else secret_values(trace)
     lines += [f"warning: {mask_text(w, secrets)}" for w in trace.warnings]
-    lines += [
-        f"warning: {field.name}: {mask_text(w, [] if show_secrets else field_secrets(field, trace))}"
-        for field in trace.fields.values()
-        for w in field.warnings
-    ]
+    for field in trace.fields.values():
+        own = [] if show_secrets or not field.notices else field_secrets(field, trace)
+        lines += [f"warning: {field.name}: {mask_text(w, own)}" for w in field.warnings]
     return "\n".join(lines)
 
 

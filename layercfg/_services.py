@@ -123,19 +123,14 @@ def service_models(
                         specs, f"{name}_{part}", str | None, None, prefix, secret=part == "password"
                     )
         names_setting = f"{name}.names"
-        specs[names_setting] = FieldSpec(
-            name=names_setting,
-            type=tuple[str, ...],
-            default=main.names or (name,),
+        _generated(
+            specs,
+            names_setting,
+            tuple[str, ...],
+            main.names or (name,),
+            prefix,
             env=f"{prefix}{_env_part(name)}_SERVICE_NAMES",
-            aliases=(),
-            secret=False,
             help=f"Compose services, container names or network aliases of {name}, preferred first.",
-            unit=None,
-            schemes=(),
-            minimum=None,
-            derive=None,
-            attribute=False,
         )
         for field in fields.values():
             if field is not None and field in specs:
@@ -174,13 +169,15 @@ def _generated(
     minimum: float | None = None,
     service: Service | None = None,
     help: str = "",
+    env: str | None = None,
 ) -> str:
+    """Add a field of the load (not an attribute of the config) unless the schema has it; return its name."""
     if name not in specs:
         specs[name] = FieldSpec(
             name=name,
             type=tp,
             default=default,
-            env=f"{prefix}{_env_part(name)}",
+            env=env or f"{prefix}{_env_part(name)}",
             aliases=(),
             secret=secret,
             help=help,
@@ -225,18 +222,14 @@ def _endpoint_model(decl: Service, url_field: str | None, specs: dict[str, Field
             specs[field] = attrs.evolve(specs[field], part_of=url_field)
     container_port = decl.container_port or default_port(scheme)
     setting_name = f"{decl.name}.{decl.endpoint}.container_port" if decl.endpoint else f"{decl.name}.container_port"
-    specs[setting_name] = FieldSpec(
-        name=setting_name,
-        type=int | None,
-        default=container_port,
-        env=f"{prefix}{_env_part(label)}_CONTAINER_PORT",
-        aliases=(),
-        secret=False,
-        help=f"The port {label} listens on inside its container.",
-        unit=None,
-        schemes=(),
+    _generated(
+        specs,
+        setting_name,
+        int | None,
+        container_port,
+        prefix,
         minimum=1,
-        derive=None,
-        attribute=False,
+        env=f"{prefix}{_env_part(label)}_CONTAINER_PORT",
+        help=f"The port {label} listens on inside its container.",
     )
     return EndpointModel(decl.name, decl.endpoint, url_field, scheme, setting_name, host, port)
