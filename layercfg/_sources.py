@@ -153,32 +153,76 @@ class EnvFile:
     display: str  # as shown in receipts: relative to the project when inside it
     values: Mapping[str, tuple[str, int]]  # name -> (value, line)
     warnings: tuple[str, ...] = ()
+    expansions: Mapping[str, str] = attrs.Factory(dict)  # name -> how its ${VAR} references were decided
 
 
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=")
 
 
-def read_env_file(path: Path, display: str) -> EnvFile:
+def read_env_file(path: Path, display: str, environ: Mapping[str, str] | None = None) -> EnvFile:
     """Parse a dotenv file with python-dotenv's parser, keeping exact line numbers.
 
-    Values are taken as written (quotes and escapes processed by python-dotenv,
-    no ``${VAR}`` expansion); nothing goes into ``os.environ``. A quote left open would
-    swallow the lines after it into one value: when such a value's later lines are
-    assignments themselves, only the opening line is skipped (and named), and the
-    lines after it are read on their own.
+    Quotes and escapes are processed by python-dotenv. ``${VAR}`` and ``${VAR:-default}``
+    are expanded as python-dotenv's ``dotenv_values`` and compose expand them: from the
+    file's earlier lines, then ``environ``; ``:-`` takes the default when VAR is unset or
+    empty. Single-quoted values stay literal, as in compose and the shell. Nothing goes into
+    ``os.environ``. A quote left open would swallow the lines after it into one value: when
+    such a value's later lines are assignments themselves, only the opening line is skipped
+    (and named), and the lines after it are read on their own.
     """
     text = read_text(path, display, "env file")
     values: dict[str, tuple[str, int]] = {}
+    quoted: set[str] = set()
     warnings: list[str] = []
     lines = text.splitlines(keepends=True)
     start = 0  # 0-based index of the first line still to parse
     while start < len(lines):
-        start = _parse_from(lines, start, display, values, warnings)
-    return EnvFile(path, display, values, tuple(warnings))
+        start = _parse_from(lines, start, display, values, warnings, quoted)
+    expansions = _expand(values, quoted, {} if environ is None else environ)
+    return EnvFile(path, display, values, tuple(warnings), expansions)
+
+
+def _expand(values: dict[str, tuple[str, int]], literal: set[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Expand ``${VAR}`` references in place, in file order; say how each expanded value was decided."""
+    from dotenv.variables import Variable, parse_variables
+
+    expansions: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name, (value, line) in values.items():
+        if "${" in value and name not in literal:
+            parts: list[str] = []
+            said: list[str] = []
+            for atom in parse_variables(value):
+                if not isinstance(atom, Variable):
+                    parts.append(atom.resolve({}))
+                    continue
+                found, where = (
+                    (seen[atom.name], "this file") if atom.name in seen else (environ.get(atom.name), "environment")
+                )
+                if found:
+                    parts.append(found)
+                    said.append(f"{atom.name} from {where}")
+                elif atom.default is not None:
+                    parts.append(atom.default)
+                    said.append(f"{atom.name} {'empty' if found == '' else 'unset'}, default {atom.default!r}")
+                else:
+                    parts.append("")
+                    said.append(f"{atom.name} {'empty' if found == '' else 'unset'}, empty")
+            if said:
+                value = "".join(parts)
+                values[name] = (value, line)
+                expansions[name] = "expanded: " + "; ".join(said)
+        seen[name] = value
+    return expansions
 
 
 def _parse_from(
-    lines: list[str], start: int, display: str, values: dict[str, tuple[str, int]], warnings: list[str]
+    lines: list[str],
+    start: int,
+    display: str,
+    values: dict[str, tuple[str, int]],
+    warnings: list[str],
+    literal: set[str],
 ) -> int:
     """Parse ``lines[start:]`` into ``values``; return where to go on (the end, or past a line skipped)."""
     import io
@@ -199,6 +243,11 @@ def _parse_from(
             warnings.append(f"{display}:{line}: could not parse this line; it was skipped")
         elif binding.key is not None and binding.value is not None:
             values[binding.key] = (binding.value, line)
+            written = body[0].partition("=")[2] if body else ""
+            if written.strip().startswith("'"):
+                literal.add(binding.key)
+            else:
+                literal.discard(binding.key)
     return len(lines)
 
 
@@ -206,7 +255,18 @@ def env_file_layer(env_file: EnvFile, info: SchemaInfo) -> Layer:
     """The fields an env file sets, by the same names as the environment."""
     values = {name: (value, f"{env_file.display}:{line}") for name, (value, line) in env_file.values.items()}
     entries = _named_entries(values, info, LayerKind.ENV_FILE, lambda name: f"{name} in {env_file.display}")
+    if env_file.expansions:
+        entries = tuple(_with_expansion(entry, env_file.expansions) for entry in entries)
     return Layer(LayerKind.ENV_FILE, f"env-file {env_file.display}", entries, env_file.warnings)
+
+
+def _with_expansion(entry: Entry, expansions: Mapping[str, str]) -> Entry:
+    """The entry with how its ``${VAR}`` references were decided added to its origin's detail."""
+    said = expansions.get(entry.origin.variable or "")
+    if said is None:
+        return entry
+    detail = f"{entry.origin.detail}; {said}" if entry.origin.detail else said
+    return attrs.evolve(entry, origin=attrs.evolve(entry.origin, detail=detail))
 
 
 def override_layer(overrides: Mapping[str, object], info: SchemaInfo, source: str) -> Layer:

@@ -101,7 +101,7 @@ def env_files(context: LoadContext) -> Sequence[Layer]:
             path = project.project_dir / ref.path
             display = project.relative(path)
             try:
-                env_file = read_env_file(path, display)
+                env_file = read_env_file(path, display, context.environ)
             except UnreadableFileError as exc:
                 if ref.required or exists(path):
                     context.errors.append(exc)

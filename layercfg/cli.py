@@ -306,23 +306,30 @@ def env(ctx: click.Context, /, fmt: str, legacy: bool, as_json: bool, **given: A
     if as_json or fmt == "json":
         click.echo(_render.dumps(dict(pairs)))
         return
+    if fmt == "dotenv" and any("${" in value and SECRET_MASK not in value for _, value in pairs):
+        # python-dotenv expands ${...} inside any quotes and has no escape: a literal "$" comes
+        # from a variable defined first, which dotenv readers, compose and the shell all expand.
+        click.echo(f"{DOLLAR_VARIABLE}='$'")
     for name, value in pairs:
         if SECRET_MASK in value:
             # An export is read back as values: never write the mask where a password belongs.
             click.echo(f"# {name} holds a secret: add --show-secrets to export it")
         elif fmt == "shell":
             click.echo(f"export {name}={shlex.quote(value)}")
-        elif "${" in value:
-            # python-dotenv expands ${...} inside any quotes and has no escape: no line reads back as this.
-            click.echo(f"# {name} holds '${{', which dotenv readers expand: use --format shell or json to export it")
         else:
             click.echo(f"{name}={_dotenv_quote(value)}")
 
 
+DOLLAR_VARIABLE = "LAYERCFG_DOLLAR"
+
+
 def _dotenv_quote(value: str) -> str:
-    """A value python-dotenv and compose read back as written (single quotes; ``${`` is never written)."""
+    """A value python-dotenv, compose and layercfg's env files read back as written."""
     if _SAFE.match(value):
         return value
+    if "${" in value:
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + escaped.replace("$", "${" + DOLLAR_VARIABLE + "}") + '"'
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 

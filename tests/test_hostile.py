@@ -578,20 +578,26 @@ def test_d13_shell_export_evaluates_to_the_resolved_values(project: Project):
 
 
 def test_d14_dotenv_export_reads_back_with_python_dotenv(project: Project):
-    """python-dotenv reads every exported line back as the resolved value; values with ${ are left out."""
+    """python-dotenv reads every exported line back as the resolved value, ``${`` included."""
     from dotenv import dotenv_values
 
-    env = {**HOSTILE_VALUES, "NETRA_WEBSOCKET_PATH": "/ws-${HOME}"}
+    env = {**HOSTILE_VALUES, "NETRA_WEBSOCKET_PATH": "/ws-${HOME}", "NETRA_TEST_USER_EMAIL": 'a${HOME}b"\\$x'}
     args = ("env", "--legacy", "--show-secrets")
     values = json.loads(layercfg_process(*args, "--format", "json", cwd=project.root, env=env).stdout)
     dotenv = layercfg_process(*args, "--format", "dotenv", cwd=project.root, env=env).stdout
-    comments = [line for line in dotenv.splitlines() if line.startswith("#")]
-    left_out = {line.split()[1] for line in comments}
-    websocket = {"WEBSOCKET_PATH", "NETRA_WEBSOCKET_PATH", "WEBSOCKET_URL", "TEST_WEBSOCKET_URL", "WS_URL"}
-    assert left_out == {*websocket, "NETRA_WEBSOCKET_URL"}
-    assert all("holds '${', which dotenv readers expand" in line for line in comments)
+    assert not [line for line in dotenv.splitlines() if line.startswith("#")]  # nothing left out
+    assert dotenv.splitlines()[0] == "LAYERCFG_DOLLAR='$'"
     read = dotenv_values(stream=io.StringIO(dotenv))
-    assert read == {name: value for name, value in values.items() if name not in left_out}
+    assert read.pop("LAYERCFG_DOLLAR") == "$"
+    assert read == values
+    assert read["NETRA_TEST_USER_EMAIL"] == 'a${HOME}b"\\$x'
+    # layercfg reads its own export back as an env file to the same values.
+    project.write("config/.env.rt", dotenv)
+    project.profile("rt", '[profile]\nenv_files = ["config/.env.rt"]\n')
+    shown = json.loads(layercfg_process("--profile", "rt", "show", "--json", "--show-secrets", cwd=project.root).stdout)
+    by_field = {f["field"]: f["value"] for f in shown["fields"]}
+    assert by_field["test_user_email"] == 'a${HOME}b"\\$x'
+    assert by_field["websocket_path"] == "/ws-${HOME}"
 
 
 # --- D15: an unterminated quote loses no other line ------------------------------------------------------------

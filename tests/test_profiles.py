@@ -174,3 +174,43 @@ def test_key_lines_track_tables():
         ("values", "backend_url"): 6,
         ("values", "max_retries"): 7,
     }
+
+
+ENV_CI = """\
+CI_BUILD_ID=${CI_BUILD_ID:-local}
+NETRA_BACKEND_HOST=backend-${CI_BUILD_ID}
+NETRA_TEST_USER_EMAIL=ci-${CI_BUILD_ID:-none}@example.test
+NETRA_AUTH_URL='http://localhost:8081/${NOT_EXPANDED}'
+NETRA_HEALTH_PATH="/${HEALTH_SEGMENT}"
+"""
+
+
+def test_env_file_expands_variables_with_a_receipt(project):
+    """${VAR} and ${VAR:-default} expand from earlier lines, then the given environ; the receipt says which."""
+    project.profile("ci", '[profile]\nenv_files = ["config/.env.ci"]\n')
+    project.write("config/.env.ci", ENV_CI)
+    before = dict(os.environ)
+    unset = load(profile="ci", project_dir=project.root, environ={})
+    assert unset.config.backend_host == "backend-local"
+    assert unset.config.test_user_email == "ci-local@example.test"
+    assert unset.config.auth_url == "http://localhost:8081/${NOT_EXPANDED}"  # single quotes stay literal
+    assert unset.trace.fields["health_path"].value == "/"  # unset without a default: empty, and said
+    email = unset.trace.fields["test_user_email"].winner.origin
+    assert email.detail == "expanded: CI_BUILD_ID from this file"
+    assert unset.trace.fields["health_path"].winner.origin.detail == "expanded: HEALTH_SEGMENT unset, empty"
+
+    given = load(profile="ci", project_dir=project.root, environ={"CI_BUILD_ID": "4711", "HEALTH_SEGMENT": "hz"})
+    assert given.config.backend_host == "backend-4711"
+    assert given.trace.fields["health_path"].value == "/hz"
+    assert given.trace.fields["health_path"].winner.origin.detail == "expanded: HEALTH_SEGMENT from environment"
+    assert dict(os.environ) == before  # nothing written to the process environment
+
+
+def test_env_file_expansion_default_applies_to_empty(project):
+    """``:-`` takes the default when the variable is set but empty, as compose does."""
+    project.profile("ci", '[profile]\nenv_files = ["config/.env.ci"]\n')
+    project.write("config/.env.ci", "NETRA_BACKEND_HOST=${HOST_OF_CI:-fallback-host}\n")
+    loaded = load(profile="ci", project_dir=project.root, environ={"HOST_OF_CI": ""})
+    assert loaded.config.backend_host == "fallback-host"
+    detail = loaded.trace.fields["backend_host"].winner.origin.detail
+    assert detail == "expanded: HOST_OF_CI empty, default 'fallback-host'"
