@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, Trace
     from ._schema import Derivation, Service, Setting, setting
     from ._testenv import TestEnvConfig
-    from .testing import wait_for_service
+    from .testing import wait_for_service, wait_for_service_async
 
 __all__ = [
     "Candidate",
@@ -55,6 +55,7 @@ __all__ = [
     "provenance",
     "setting",
     "wait_for_service",
+    "wait_for_service_async",
 ]
 
 _LAZY = {
@@ -76,6 +77,7 @@ _LAZY = {
     "setting": "._schema",
     "TestEnvConfig": "._testenv",
     "wait_for_service": ".testing",
+    "wait_for_service_async": ".testing",
 }
 
 __version__ = "0.1.0"

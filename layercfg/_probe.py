@@ -16,6 +16,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -30,10 +31,29 @@ from ._services import default_port
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["KINDS", "OUTCOMES", "ProbeRequest", "ProbeResult", "probe", "probe_all"]
+    from ._schema import SchemaInfo
+
+__all__ = ["KINDS", "OUTCOMES", "ProbeRequest", "ProbeResult", "probe", "probe_all", "readiness_request"]
 
 KINDS = ("tcp", "http", "websocket")
-OUTCOMES = ("up", "refused", "timeout", "dns", "tls", "http-status", "unhealthy", "handshake-rejected", "error")
+OUTCOMES = (
+    "up",
+    "refused",
+    "closed",
+    "timeout",
+    "dns",
+    "tls",
+    "http-status",
+    "unhealthy",
+    "handshake-rejected",
+    "protocol",
+    "error",
+)
+# How long a TCP connection must stay open to count: Docker's userland proxy accepts on a
+# published port before anything listens in the container, then closes the connection.
+_SETTLE = 0.05
+_POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
+_SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # PostgreSQL's SSLRequest: answered with one byte, S or N
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _SECURE_SCHEMES = frozenset({"https", "wss"})
@@ -46,10 +66,14 @@ _MAX_HEAD = 64 * 1024
 class ProbeRequest:
     """What to probe: a URL and how deep to look.
 
-    ``kind`` is ``"tcp"`` (a connect is enough), ``"http"`` (GET ``health_path``, or the URL's
-    own path; any status below 500 counts as up there, while a health path answering 4xx is
-    ``unhealthy``: reachable, but not well) or ``"websocket"`` (an RFC 6455 opening
-    handshake to the URL's path).
+    ``kind`` is ``"tcp"``, ``"http"`` (GET ``health_path``, or the URL's own path; any status
+    below 500 counts as up there, while a health path answering 4xx is ``unhealthy``: reachable,
+    but not well) or ``"websocket"`` (an RFC 6455 opening handshake to the URL's path).
+
+    ``"tcp"`` speaks the service's protocol where one has a greeting: PostgreSQL URLs get an
+    SSLRequest (a server answers one byte), Redis URLs a ``PING``. For other schemes the
+    connection must stay open a moment: one closed at once (Docker's proxy with nothing
+    listening behind it) is ``closed``, not up, and an up result says it was a TCP check only.
     """
 
     url: str
@@ -75,9 +99,15 @@ class ProbeResult:
         if self.outcome == "up":
             if self.status is not None and self.request.kind == "http":
                 return f"{target} up (HTTP {self.status}) in {took}"
+            if self.detail:
+                return f"{target} up in {took} ({self.detail})"
             return f"{target} up in {took}"
         if self.outcome == "refused":
             return f"{target} refused connection in {took}"
+        if self.outcome == "closed":
+            return f"{target} accepted and closed the connection in {took}: {self.detail}"
+        if self.outcome == "protocol":
+            return f"{target} answered, but not as expected: {self.detail}"
         if self.outcome == "timeout":
             return f"{target} did not answer within {self.elapsed:.1f} s"
         if self.outcome == "http-status":
@@ -101,6 +131,8 @@ def probe(request: ProbeRequest, *, budget: float = 1.0) -> ProbeResult:
         outcome, status, detail = _run(request, deadline)
     except Exception as exc:  # a probe reports; it never raises
         outcome, status, detail = _classify(exc), None, _exc_text(exc)
+        if outcome == "closed":
+            detail = _NOTHING_BEHIND
     return ProbeResult(
         request=request,
         ok=outcome == "up",
@@ -151,7 +183,11 @@ def _run(request: ProbeRequest, deadline: float) -> tuple[str, int | None, str]:
     sock = _connect(host, port, deadline)
     try:
         if request.kind == "tcp":
-            return "up", None, ""
+            if scheme in _POSTGRES_SCHEMES:
+                return _postgres(_DeadlineSocket(sock, deadline))
+            if scheme == "redis":
+                return _redis(_DeadlineSocket(sock, deadline))
+            return _tcp(sock, deadline, scheme)
         if secure:
             sock = _wrap_tls(sock, host, deadline)
         if request.kind == "http":
@@ -160,6 +196,76 @@ def _run(request: ProbeRequest, deadline: float) -> tuple[str, int | None, str]:
         return _websocket(sock, host, port, secure, _path(parts), deadline)
     finally:
         sock.close()
+
+
+_NOTHING_BEHIND = "nothing listens behind the port yet (Docker's proxy accepts before the service does)"
+
+
+def _tcp(sock: socket.socket, deadline: float, scheme: str) -> tuple[str, int | None, str]:
+    """Up when the connection stays open (or the server speaks first); closed at once is not up."""
+    sock.settimeout(min(_SETTLE, _remaining(deadline)))
+    try:
+        data = sock.recv(1)
+    except TimeoutError:
+        return "up", None, f"TCP connect only: no protocol check for {scheme}://"
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed", None, _NOTHING_BEHIND
+    if not data:
+        return "closed", None, _NOTHING_BEHIND
+    return "up", None, f"TCP connect only: the server spoke first; no protocol check for {scheme}://"
+
+
+def _postgres(sock: _DeadlineSocket) -> tuple[str, int | None, str]:
+    """A PostgreSQL server answers an SSLRequest with ``S`` or ``N`` before anything else."""
+    try:
+        sock.sendall(_SSL_REQUEST)
+        answer = sock.recv(1)
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed", None, _NOTHING_BEHIND
+    if not answer:
+        return "closed", None, _NOTHING_BEHIND
+    if answer in (b"S", b"N"):
+        return "up", None, "PostgreSQL answered an SSLRequest"
+    return "protocol", None, f"expected a PostgreSQL server, got {answer!r} for an SSLRequest"
+
+
+def _redis(sock: _DeadlineSocket) -> tuple[str, int | None, str]:
+    """A Redis server answers ``PING`` with ``+PONG``, or with an error such as ``-NOAUTH``."""
+    try:
+        sock.sendall(b"PING\r\n")
+        line = b""
+        while not line.endswith(b"\n") and len(line) < 512:
+            chunk = sock.recv(512 - len(line))
+            if not chunk:
+                break
+            line += chunk
+    except (ConnectionResetError, BrokenPipeError):
+        return "closed", None, _NOTHING_BEHIND
+    if not line:
+        return "closed", None, _NOTHING_BEHIND
+    first = line.split(b"\r\n", 1)[0][:80].decode("ascii", "replace")
+    if line.startswith(b"+PONG"):
+        return "up", None, "Redis answered PING"
+    if line.startswith(b"-"):  # -NOAUTH, -LOADING: a Redis server, answering
+        return "up", None, f"Redis answered PING with {first!r}"
+    return "protocol", None, f"expected a Redis server, got {first!r} for PING"
+
+
+def readiness_request(info: SchemaInfo | None, field: str, url: str, health_path: object = None) -> ProbeRequest:
+    """How ``field``'s service is checked for readiness: HTTP health for HTTP services, the
+    opening handshake for WebSocket URLs, a protocol greeting or a settled TCP connection otherwise.
+    ``health_path`` is the load's ``health_path`` setting, used when the service names none."""
+    found = info.service_of(field) if info is not None else None
+    if found is not None:
+        service, endpoint = found
+        if endpoint is service.main and service.probe == "http":
+            path = service.health_path or (health_path if isinstance(health_path, str) and health_path else None)
+            return ProbeRequest(url, "http", health_path=path)
+        if endpoint is service.main and service.probe == "websocket":
+            return ProbeRequest(url, "websocket")
+    if urlsplit(url).scheme.lower() in ("ws", "wss"):
+        return ProbeRequest(url, "websocket")
+    return ProbeRequest(url, "tcp")
 
 
 def _connect(host: str, port: int, deadline: float) -> socket.socket:
@@ -305,6 +411,10 @@ class _DeadlineSocket:
         self._arm()
         return self._sock.recv_into(buffer, nbytes)
 
+    def recv(self, size: int) -> bytes:
+        self._arm()
+        return self._sock.recv(size)
+
     def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self))
 
@@ -340,6 +450,9 @@ def _classify(exc: BaseException) -> str:
         return "timeout"
     if isinstance(exc, ConnectionRefusedError):
         return "refused"
+    # http.client.RemoteDisconnected is a ConnectionResetError: accepted, then closed unanswered.
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
+        return "closed"
     if isinstance(exc, socket.gaierror):
         return "dns"
     if isinstance(exc, ssl.SSLError):

@@ -380,8 +380,8 @@ def _is_ci(environ: Mapping[str, str]) -> bool:
 
 @pytest.fixture
 def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
-    """Skip (or fail, when strict) a test whose required services do not accept a connection."""
-    from ._probe import ProbeRequest, probe
+    """Skip (or fail, when strict) a test whose required services are not ready (their protocol's probe)."""
+    from ._probe import probe, readiness_request
     from ._render import mask_text, secret_values
     from .exceptions import LayercfgError
     from .testing import field_value, service_field
@@ -407,13 +407,15 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
         if name not in state.probes and url:
             timeout = loaded.trace.fields["probe_timeout"].value
             budget = float(timeout) if isinstance(timeout, (int, float)) else 1.0
-            state.probes[name] = probe(ProbeRequest(str(url), kind="tcp"), budget=budget)
+            health = loaded.trace.fields["health_path"].value
+            readiness = readiness_request(loaded.trace.info, field, str(url), health)
+            state.probes[name] = probe(readiness, budget=budget)
         result = state.probes.get(name)
         if result is not None and result.ok:
             continue
         found = result.describe() if result is not None else f"{field} is not set"
         message = (
-            f"{name} not reachable: {found} (set by {origin.layer.label}: {origin}); "
+            f"{name} not ready: {found} (set by {origin.layer.label}: {origin}); "
             f"fallback {loaded.trace.fields['fallback'].value} — run `layercfg explain {field}`"
         )
         message = mask_text(message, secret_values(loaded.trace))
@@ -421,3 +423,54 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
             why = "--layercfg-strict" if state.strict else "CI=true"
             pytest.fail(f"{message} [{why}: not skipped]", pytrace=False)
         pytest.skip(message)
+
+
+# --- pytest-timeout: say before waiting when its limit is shorter than the wait ------------------
+
+
+def _time_limit(item: pytest.Item) -> float | None:
+    """The limit pytest-timeout puts on ``item`` (marker, option, ini, PYTEST_TIMEOUT), if it is active."""
+    config = item.config
+    if not config.pluginmanager.hasplugin("timeout"):
+        return None
+    marker = item.get_closest_marker("timeout")
+    value: object = None
+    if marker is not None:
+        value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
+    else:
+        value = config.getoption("timeout", None)
+        if value is None:
+            try:
+                value = config.getini("timeout") or None
+            except ValueError:
+                value = None
+        if value is None:
+            value = os.environ.get("PYTEST_TIMEOUT")
+    try:
+        limit = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return limit if limit > 0 else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    return (yield from _with_time_limit(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from _with_time_limit(item))
+
+
+def _with_time_limit(item: pytest.Item) -> Iterator[None]:
+    limit = _time_limit(item)
+    if limit is None:
+        return (yield)
+    from .testing import test_time_limit
+
+    token = test_time_limit.set(limit)
+    try:
+        return (yield)
+    finally:
+        test_time_limit.reset(token)

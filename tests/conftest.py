@@ -43,12 +43,15 @@ def project(tmp_path: Path) -> Project:
 
 
 def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The current environment without any variable layercfg would read, plus ``extra``."""
+    """The current environment without any variable layercfg would read, no Docker engine, plus ``extra``."""
     from layercfg import TestEnvConfig
     from layercfg._schema import schema_info
 
     names = set(schema_info(TestEnvConfig, "NETRA_").by_env_name) | {"NETRA_PROFILE", "CI"}
     env = {key: value for key, value in os.environ.items() if key not in names}
+    # Hermetic: containers other tests (or the developer) run on this machine's engine are never
+    # discovered by a test that does not ask for an engine by passing DOCKER_HOST itself.
+    env.update(NO_DOCKER)
     env.update(extra or {})
     return env
 

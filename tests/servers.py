@@ -424,3 +424,72 @@ class SilentListener:
 
     def url(self, scheme: str = "http", path: str = "") -> str:
         return f"{scheme}://{url_host(self.host)}:{self.port}{path}"
+
+
+class ReplyingListener:
+    """Accepts connections and answers each in a fixed way, like a service's first bytes would.
+
+    ``reply`` is what it sends after reading whatever arrives first (``b"N"`` answers a
+    PostgreSQL SSLRequest, ``b"+PONG\\r\\n"`` a Redis PING); ``None`` closes each connection as
+    soon as it is accepted, the way Docker's userland proxy does when nothing listens in the
+    container. ``greeting`` is sent right after accepting, before reading.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", reply: bytes | None = None, greeting: bytes = b"") -> None:
+        self.host = host
+        self.reply = reply
+        self.greeting = greeting
+        self.received: list[bytes] = []
+        self._listener: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ReplyingListener:
+        self._listener = socket.socket(_family(self.host), socket.SOCK_STREAM)
+        self._listener.bind((self.host, 0))
+        self._listener.listen(64)
+        self._thread = threading.Thread(target=self._serve, name="ReplyingListener", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while not self._stopping.is_set():
+            if not select.select([listener], [], [], 0.05)[0]:
+                continue
+            with suppress(OSError):
+                connection, _ = listener.accept()
+                with connection:
+                    if self.reply is None:
+                        continue  # closed at once
+                    connection.settimeout(SHUTDOWN_TIMEOUT)
+                    if self.greeting:
+                        connection.sendall(self.greeting)
+                    self.received.append(connection.recv(512))
+                    connection.sendall(self.reply)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(SHUTDOWN_TIMEOUT)
+            self._thread = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def __enter__(self) -> ReplyingListener:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._listener is None:
+            raise RuntimeError("ReplyingListener is not running")
+        port: int = self._listener.getsockname()[1]
+        return port
+
+    def url(self, scheme: str = "http", path: str = "") -> str:
+        return f"{scheme}://{url_host(self.host)}:{self.port}{path}"

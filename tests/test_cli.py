@@ -20,6 +20,7 @@ def cli(project):
         runner = CliRunner()
         # None removes a variable: hide whatever the developer's shell exports.
         full_env: dict[str, str | None] = {name: None for name in os.environ if name not in clean_environ()}
+        full_env.update(NO_DOCKER)  # hermetic: never the containers other tests run on this machine's engine
         full_env.update(env or {})
         return runner.invoke(main, ["--project-dir", str(project.root), *args], env=full_env)
 

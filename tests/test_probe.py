@@ -15,12 +15,13 @@ from servers import (
     SHUTDOWN_TIMEOUT,
     BlackholeListener,
     LocalService,
+    ReplyingListener,
     SilentListener,
     closed_port,
     ipv6_available,
 )
 
-from layercfg._probe import ProbeRequest, ProbeResult, probe, probe_all
+from layercfg._probe import ProbeRequest, ProbeResult, probe, probe_all, readiness_request
 
 # Slack for a timed-out probe over its budget: thread scheduling on a busy CI machine.
 SLACK = 0.1
@@ -68,9 +69,64 @@ def blackhole(host: str) -> Iterator[BlackholeListener]:
 
 
 def test_tcp_up(service: LocalService) -> None:
-    """A TCP probe of a listening service is up, with no status."""
+    """A TCP probe of a listening service is up, with no status, and says it checked TCP only."""
     request = ProbeRequest(service.base_url)
-    assert settled(probe(request)) == ProbeResult(request, ok=True, outcome="up", elapsed=0.0)
+    assert settled(probe(request)) == ProbeResult(
+        request, ok=True, outcome="up", elapsed=0.0, detail="TCP connect only: no protocol check for http://"
+    )
+    assert "(TCP connect only: no protocol check for http://)" in probe(request).describe()
+
+
+def test_tcp_closed_at_once_is_not_up(host: str) -> None:
+    """A port that accepts and closes at once (Docker's proxy, nothing behind it) is closed, not up."""
+    with ReplyingListener(host, reply=None) as proxy:
+        result = probe(ProbeRequest(proxy.url("clickhouse")))
+    assert (result.ok, result.outcome) == (False, "closed")
+    assert "accepted and closed the connection" in result.describe()
+    assert "nothing listens behind the port yet" in result.describe()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "reply", "outcome", "detail", "sent"),
+    [
+        ("postgresql", b"N", "up", "PostgreSQL answered an SSLRequest", b"\x00\x00\x00\x08\x04\xd2\x16\x2f"),
+        ("postgres", b"S", "up", "PostgreSQL answered an SSLRequest", b"\x00\x00\x00\x08\x04\xd2\x16\x2f"),
+        ("postgresql", b"HTTP/1.1 400", "protocol", "expected a PostgreSQL server, got b'H'", None),
+        ("redis", b"+PONG\r\n", "up", "Redis answered PING", b"PING\r\n"),
+        ("redis", b"-NOAUTH Authentication required.\r\n", "up", "Redis answered PING with '-NOAUTH", None),
+        ("redis", b"SSH-2.0-OpenSSH\r\n", "protocol", "expected a Redis server, got 'SSH-2.0-OpenSSH'", None),
+    ],
+)
+def test_protocol_greetings(host: str, scheme: str, reply: bytes, outcome: str, detail: str, sent: bytes | None):
+    """PostgreSQL and Redis URLs are checked with their protocol's first exchange, not a bare connect."""
+    with ReplyingListener(host, reply=reply) as server:
+        result = probe(ProbeRequest(server.url(scheme, "/db")))
+        received = list(server.received)
+    assert result.outcome == outcome
+    assert result.detail.startswith(detail)
+    if sent is not None:
+        assert received == [sent]
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "redis"])
+def test_protocol_greeting_closed_at_once(host: str, scheme: str) -> None:
+    """A greeting probe of a port that closes at once is closed, not up."""
+    with ReplyingListener(host, reply=None) as proxy:
+        result = probe(ProbeRequest(proxy.url(scheme)))
+    assert (result.ok, result.outcome) == (False, "closed")
+
+
+def test_readiness_request_follows_the_service() -> None:
+    """Each built-in service is checked by its own protocol: HTTP health, WebSocket handshake, greeting."""
+    from layercfg import TestEnvConfig
+    from layercfg._schema import schema_info
+
+    info = schema_info(TestEnvConfig, "NETRA_")
+    backend = readiness_request(info, "backend_url", "http://localhost:8000", "/health")
+    assert (backend.kind, backend.health_path) == ("http", "/health")
+    assert readiness_request(info, "websocket_url", "ws://localhost:8000/ws").kind == "websocket"
+    assert readiness_request(info, "database_url", "postgresql://u@localhost:5432/d").kind == "tcp"
+    assert readiness_request(None, "anything", "ws://x:1/ws").kind == "websocket"
 
 
 def test_http_up(service: LocalService) -> None:
@@ -365,13 +421,16 @@ def test_protocol_probe_needs_its_scheme(kind: str) -> None:
 
 
 def test_tcp_probe_speaks_any_scheme() -> None:
-    """A TCP probe of a postgresql:// URL connects to its port (a listener on 127.0.0.1)."""
+    """A TCP probe of a scheme with no known greeting connects to its port and stays a moment."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
-        result = probe(ProbeRequest(f"postgresql://app:pw@127.0.0.1:{port}/db", "tcp"), budget=2)
+        result = probe(ProbeRequest(f"amqp://app:pw@127.0.0.1:{port}/vhost", "tcp"), budget=2)
+        silent_postgres = probe(ProbeRequest(f"postgresql://app:pw@127.0.0.1:{port}/db", "tcp"), budget=0.3)
     assert (result.ok, result.outcome) == (True, "up")
+    # A port that accepts but never answers PostgreSQL's SSLRequest is not a database that is up.
+    assert (silent_postgres.ok, silent_postgres.outcome) == (False, "timeout")
 
 
 def test_unknown_kind_is_refused_at_construction() -> None:

@@ -264,7 +264,7 @@ def test_requires_service_skips_with_explain_style_reason(pytester: pytest.Pytes
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(
         [
-            f"SKIPPED * backend not reachable: http://127.0.0.1:{port} refused connection in * "
+            f"SKIPPED * backend not ready: http://127.0.0.1:{port}/health refused connection in * "
             "(set by profile: profile p, profiles/p.toml:2); fallback off — run `layercfg explain backend_url`"
         ]
     )
@@ -294,7 +294,7 @@ def test_requires_service_fails_when_strict(
         monkeypatch.setenv(name, value)
     result = run(pytester, "--layercfg-profile", "p", *args)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"backend not reachable: http://127.0.0.1:{port} refused * *{why}: not skipped]"])
+    result.stdout.fnmatch_lines([f"backend not ready: http://127.0.0.1:{port}/health refused * *{why}: not skipped]"])
     assert "Traceback" not in result.stdout.str()
 
 
@@ -393,3 +393,38 @@ def test_docs_conftest_example_runs(pytester: pytest.Pytester, service: LocalSer
     pytester.makepyfile(test_health=docs_example("test_health.py"))
     run(pytester, "--layercfg-profile", "p").assert_outcomes(passed=2)
     assert ("GET", "/health") in service.requests
+
+
+TIMEOUT_LIMITED = """
+import warnings
+
+import pytest
+
+from layercfg.testing import wait_for_service
+
+
+@pytest.mark.timeout(7)
+def test_marker_shorter_than_the_wait(layercfg_config):
+    with pytest.warns(UserWarning, match=r"pytest-timeout stops this test after 7 s, before wait_for_service's 30 s"):
+        assert wait_for_service(layercfg_config, timeout=30, progress=False).ok
+
+
+@pytest.mark.timeout(60)
+def test_marker_longer_than_the_wait(layercfg_config):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert wait_for_service(layercfg_config, timeout=30, progress=False).ok
+
+
+def test_option_applies_without_marker(layercfg_config):
+    with pytest.warns(UserWarning, match=r"pytest-timeout stops this test after 9 s"):
+        assert wait_for_service(layercfg_config, timeout=30, progress=False).ok
+"""
+
+
+def test_wait_for_service_warns_when_pytest_timeout_is_shorter(pytester: pytest.Pytester, service: LocalService):
+    """Under pytest-timeout, wait_for_service says before waiting that the test's limit is shorter than the wait."""
+    make_project(pytester, service.base_url)
+    pytester.makepyfile(TIMEOUT_LIMITED)
+    result = run(pytester, "--layercfg-profile", "p", "--timeout", "9")
+    result.assert_outcomes(passed=3)

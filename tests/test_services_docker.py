@@ -1,7 +1,8 @@
 """Services as declared data against a real Docker engine: stand-ins, compose credentials, masked secrets.
 
-Stand-ins are busybox httpd processes listening on the service's container port (5432 for
-postgres, 6379 for redis, ...), labelled as the compose service, with host ports Docker picks;
+Stand-ins are busybox processes listening on the service's container port and speaking as much of
+its protocol as readiness probes check (PostgreSQL's answer to an SSLRequest on 5432, Redis' +PONG
+on 6379, HTTP from busybox httpd elsewhere), labelled as the compose service, with host ports Docker picks;
 each test uses its own compose project label so parallel runs never see each other. The
 Docker-free half of the service model is in test_services.py.
 """
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import NETRA, NO_DOCKER
 from docker_support import unique_name
-from servers import LocalService, closed_port
+from servers import ReplyingListener, closed_port
 
 from layercfg import LayerKind, Origin, ServiceTimeoutError, load, wait_for_service
 from layercfg._doctor import run_doctor
@@ -62,9 +63,17 @@ def stand_in(run_container: Callable[..., Any]) -> Callable[..., tuple[Any, list
         # busybox httpd without -f detaches; the last one stays in front as the container's process. It serves
         # /health and /ping (ClickHouse's) with 200, as the real services do: a health path answering 404 is
         # reachable but unhealthy.
+        # Ports 5432 and 6379 get `nc -ll` servers answering PostgreSQL's SSLRequest with N and Redis' PING
+        # with +PONG: the readiness probes check those first bytes, as the real servers send them.
         serve = "mkdir -p /www && echo ok > /www/health && echo Ok. > /www/ping"
-        daemons = [f"busybox httpd -h /www -p {p}" for p in ports[:-1]]
-        script = " && ".join([serve, *daemons, f"exec busybox httpd -f -h /www -p {ports[-1]}"])
+        greeting = {5432: "N", 6379: "+PONG\\r\\n"}
+        daemons = [
+            f"(busybox nc -ll -p {p} -e busybox printf '{greeting[p]}' &)"
+            if p in greeting
+            else f"busybox httpd -h /www -p {p}"
+            for p in ports
+        ]
+        script = " && ".join([serve, *daemons, "exec busybox sleep 3600"])
         container = run_container(
             name=unique_name(compose_service),
             labels={"com.docker.compose.service": compose_service, "com.docker.compose.project": project},
@@ -462,7 +471,7 @@ def test_requires_postgres_skips_on_closed_port_with_receipt(pytester, plugin_en
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(
         [
-            f"SKIPPED * postgres not reachable: postgresql://app:<secret>@127.0.0.1:{port}/app refused connection "
+            f"SKIPPED * postgres not ready: postgresql://app:<secret>@127.0.0.1:{port}/app refused connection "
             "in * (set by environment: env NETRA_DATABASE_URL); fallback off — run `layercfg explain database_url`"
         ]
     )
@@ -470,14 +479,20 @@ def test_requires_postgres_skips_on_closed_port_with_receipt(pytester, plugin_en
 
 
 def test_requires_postgres_passes_when_a_listener_serves_it(pytester, plugin_env):
-    """A postgres URL at a real listener on 127.0.0.1 runs the marked test, after one connection to it."""
+    """A postgres URL at a real listener on 127.0.0.1 that answers an SSLRequest runs the marked test,
+    after one connection to it; one that accepts and closes at once (Docker's proxy) skips it."""
     pytester.makepyprojecttoml("[tool.layercfg]\n")
     pytester.makepyfile(NEEDS_POSTGRES)
-    with LocalService() as listener:
+    with ReplyingListener(reply=b"N") as listener:
         plugin_env(**NO_DOCKER, NETRA_DATABASE_URL=f"postgresql://app:{PASSWORD}@127.0.0.1:{listener.port}/app")
         result = run_pytest(pytester)
         result.assert_outcomes(passed=1)
-        assert listener.connections == 1
+        assert listener.received == [b"\x00\x00\x00\x08\x04\xd2\x16\x2f"]  # one SSLRequest
+    with ReplyingListener(reply=None) as proxy:
+        plugin_env(**NO_DOCKER, NETRA_DATABASE_URL=f"postgresql://app:{PASSWORD}@127.0.0.1:{proxy.port}/app")
+        result = run_pytest(pytester, "-rs")
+        result.assert_outcomes(skipped=1)
+        result.stdout.fnmatch_lines(["*postgres not ready: *accepted and closed the connection in *"])
 
 
 def test_requires_postgres_passes_against_the_discovered_container(pytester, plugin_env, docker_engine, stand_in):
@@ -526,3 +541,36 @@ def test_doctor_reaches_every_endpoint_of_the_running_stack(netra, docker_engine
     )
     checks = {f.message.partition(":")[0]: f.check for f in findings if f.check.startswith("endpoint.") and f.message}
     assert {field: checks.get(field) for field in SERVICES} == dict.fromkeys(SERVICES, "endpoint.reachable")
+
+
+# --- readiness that Docker's proxy cannot fool ------------------------------------------------------
+
+
+def test_wait_for_service_waits_for_the_app_behind_a_published_port(project, docker_engine, run_container):
+    """Docker's proxy accepts on a published port before the app listens: waiting ends when the app answers."""
+    import time
+    import urllib.request
+
+    from layercfg import load_config, wait_for_service
+    from layercfg._probe import ProbeRequest, probe
+
+    container = run_container(
+        name=unique_name("lc-slow"),
+        ports={"8000/tcp": ("127.0.0.1", None)},
+        command=[
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /www && echo ok > /www/health && sleep 4 && exec busybox httpd -f -h /www -p 8000",
+        ],
+    )
+    url = f"http://127.0.0.1:{host_port(container, 8000)}"
+    before = probe(ProbeRequest(url, "tcp"))
+    assert (before.ok, before.outcome) == (False, "closed"), before.describe()  # accepted, then closed
+    cfg = load_config(project_dir=project.root, environ={**NO_DOCKER, "NETRA_BACKEND_URL": url})
+    began = time.monotonic()
+    result = wait_for_service(cfg, "backend", timeout=30, interval=0.1, progress=False)
+    assert (result.ok, result.status) == (True, 200)
+    assert time.monotonic() - began > 1.0  # it waited for httpd, not for the proxy's accept
+    with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:  # the next request is served
+        assert answer.status == 200

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NO_DOCKER, Project
-from servers import LocalService, closed_port
+from servers import LocalService, ReplyingListener, closed_port
 
 import layercfg
 from layercfg.testing import wait_for_service
@@ -34,10 +34,12 @@ def service() -> Iterator[LocalService]:
 
 
 def test_returns_at_once_when_service_is_up(project: Project, service: LocalService) -> None:
-    """A listening backend answers the first probe, whose result is returned."""
+    """A healthy backend answers the first probe (HTTP GET of its health path), whose result is returned."""
     cfg = load(project, service.base_url)
     result = wait_for_service(cfg, "backend", timeout=5)
-    assert (result.ok, result.outcome, result.request.url, result.request.kind) == (True, "up", service.base_url, "tcp")
+    request = result.request
+    assert (result.ok, result.outcome, request.url, request.kind) == (True, "up", service.base_url, "http")
+    assert service.requests == [("GET", "/health")]
     deadline = time.monotonic() + 1.0
     while service.connections < 1 and time.monotonic() < deadline:
         time.sleep(0.01)  # the server thread accepts a moment after the client's connect returns
@@ -48,25 +50,86 @@ def test_waits_for_a_service_that_starts_later(project: Project) -> None:
     """A backend that starts listening 0.3 s after the wait began is found, after about 0.3 s."""
     port = closed_port()
     cfg = load(project, f"http://127.0.0.1:{port}")
+    project.profile("p", f'[values]\nbackend_url = "http://127.0.0.1:{port}"\nprobe_timeout = 0.2\n')
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-
-    def start() -> None:
-        listener.bind(("127.0.0.1", port))
-        listener.listen(8)
-
-    timer = threading.Timer(0.3, start)
-    began = time.monotonic()
-    timer.start()
-    try:
-        result = wait_for_service(cfg, timeout=5, interval=0.05)
-        waited = time.monotonic() - began
-    finally:
-        timer.cancel()
-        timer.join()
-        listener.close()
+    with LocalService() as service:
+        cfg = load(project, service.base_url)
+        service.health_status = 503
+        timer = threading.Timer(0.3, lambda: setattr(service, "health_status", 200))
+        began = time.monotonic()
+        timer.start()
+        try:
+            result = wait_for_service(cfg, timeout=5, interval=0.05)
+            waited = time.monotonic() - began
+        finally:
+            timer.cancel()
+            timer.join()
     assert result.ok
     assert 0.25 <= waited < 5
+
+
+def test_accepting_port_is_not_ready_until_the_app_answers(project: Project) -> None:
+    """A port that accepts and closes at once (Docker's proxy before the app listens) is waited on, not ready."""
+    with ReplyingListener(reply=None) as proxy:
+        cfg = load(project, proxy.url())
+        with pytest.raises(layercfg.ServiceTimeoutError) as caught:
+            wait_for_service(cfg, "backend", timeout=0.3, interval=0.05, progress=False)
+    assert "accepted and closed the connection in " in str(caught.value)
+    assert "nothing listens behind the port yet" in str(caught.value)
+
+
+def test_progress_lines_while_waiting(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long wait writes a progress line (to the given stream) every PROGRESS_EVERY seconds."""
+    import io
+
+    from layercfg import testing
+
+    monkeypatch.setattr(testing, "PROGRESS_EVERY", 0.1)
+    url = f"http://127.0.0.1:{closed_port()}"
+    cfg = load(project, url)
+    out = io.StringIO()
+    with pytest.raises(layercfg.ServiceTimeoutError):
+        wait_for_service(cfg, timeout=0.45, interval=0.05, progress=out)
+    lines = out.getvalue().splitlines()
+    assert 2 <= len(lines) <= 5
+    expected = rf"layercfg: waiting for backend: {re.escape(url)}/health refused connection in .* \(\d s of 0\.45 s\)"
+    assert all(re.fullmatch(expected, line) for line in lines), lines
+
+
+def test_async_twin_waits_without_blocking_the_loop(project: Project) -> None:
+    """wait_for_service_async waits like wait_for_service while other tasks keep running."""
+    import asyncio
+
+    from layercfg.testing import wait_for_service_async
+
+    with LocalService() as service:
+        cfg = load(project, service.base_url)
+        service.health_status = 503
+
+        async def scenario() -> tuple[bool, int]:
+            ticks = 0
+
+            async def heal() -> None:
+                nonlocal ticks
+                for _ in range(6):
+                    await asyncio.sleep(0.05)
+                    ticks += 1
+                service.health_status = 200
+
+            healer = asyncio.create_task(heal())
+            result = await wait_for_service_async(cfg, "backend", timeout=5, interval=0.02, progress=False)
+            await healer
+            return result.ok, ticks
+
+        ok, ticks = asyncio.run(scenario())
+    assert ok
+    assert ticks == 6  # the loop ran the other task while waiting
+
+    port = closed_port()
+    refused = load(project, f"http://127.0.0.1:{port}")
+    with pytest.raises(layercfg.ServiceTimeoutError, match="was not ready after waiting"):
+        asyncio.run(wait_for_service_async(refused, timeout=0.2, interval=0.05, progress=False))
 
 
 def test_times_out_naming_url_wait_and_source(project: Project) -> None:
@@ -83,10 +146,10 @@ def test_times_out_naming_url_wait_and_source(project: Project) -> None:
     assert (error.service, error.url, error.source) == ("backend", url, "profile: profile p, profiles/p.toml:2")
     message = str(error)
     assert re.match(
-        rf"backend at {re.escape(url)} was not reachable after waiting 0\.\d s \(timeout 0\.5 s, \d+ probes\); ",
+        rf"backend at {re.escape(url)} was not ready after waiting 0\.\d s \(timeout 0\.5 s, \d+ probes\); ",
         message,
     )
-    assert f"last probe: {url} refused connection in " in message
+    assert f"last probe: {url}/health refused connection in " in message
     assert message.endswith(
         "backend_url set by profile: profile p, profiles/p.toml:2 — run `layercfg explain backend_url`"
     )
