@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._load import Loaded, explain, load, load_config, provenance
     from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, Trace
     from ._schema import Derivation, Service, Setting, setting
-    from ._testenv import TestEnvConfig
+    from ._testenv import TestEnvConfig, websocket_url_from
     from .testing import wait_for_service, wait_for_service_async
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "setting",
     "wait_for_service",
     "wait_for_service_async",
+    "websocket_url_from",
 ]
 
 _LAZY = {
@@ -76,6 +77,7 @@ _LAZY = {
     "Setting": "._schema",
     "setting": "._schema",
     "TestEnvConfig": "._testenv",
+    "websocket_url_from": "._testenv",
     "wait_for_service": ".testing",
     "wait_for_service_async": ".testing",
 }

@@ -14,10 +14,10 @@ from ._profiles import ProfileReader, check_values, split_profile_names
 from ._project import ProjectSettings, find_project
 from ._provenance import FieldTrace, Trace
 from ._resolve import Resolver, top_value
-from ._schema import schema_info
+from ._schema import SchemaInfo, schema_info, suggest
 from ._sources import EnvFile, Layer
 from ._stack import SOURCES, LoadContext, Source, tier
-from .exceptions import ConfigError, LayercfgError, UnknownFieldError
+from .exceptions import ConfigError, LayercfgError, ProjectError, UnknownFieldError
 
 if TYPE_CHECKING:
     from ._discovery import ComposeReport, DiscoveryReport
@@ -65,6 +65,24 @@ class Resolution:
         return self.discovery.compose if self.discovery is not None else ()
 
 
+def unknown_variables(environ: Mapping[str, str], info: SchemaInfo, settings: ProjectSettings) -> list[str]:
+    """A warning for each variable under the project's prefix that layercfg does not read (a typo, an
+    old name), with a did-you-mean; ``ignore_variables`` in ``[tool.layercfg]`` silences one."""
+    prefix = info.prefix
+    if not prefix:
+        return []
+    known = info.by_env_name.keys() | {settings.profile_var, *settings.ignore_variables}
+    warnings = []
+    for name in sorted(name for name in environ if name.startswith(prefix) and name not in known):
+        hint = suggest(name, [n for n in info.by_env_name if n.startswith(prefix)])
+        advice = f"; did you mean {hint}?" if hint else ""
+        warnings.append(
+            f"env {name} is not a variable layercfg reads{advice} "
+            f"(ignore_variables in [tool.layercfg] silences this)"
+        )
+    return warnings
+
+
 def resolve(
     schema: type[Any] | None = None,
     *,
@@ -87,11 +105,15 @@ def resolve(
     settings = find_project(project_dir)
     if schema is None:
         schema = settings.load_schema()
-    base = schema_info(schema, settings.env_prefix)  # type: ignore[arg-type]  # classes are hashable
+    legacy = settings.legacy_names
+    try:
+        base = schema_info(schema, settings.env_prefix, (), legacy)  # type: ignore[arg-type]  # classes are hashable
+    except UnknownFieldError as exc:
+        raise ProjectError(f"[tool.layercfg.legacy_names]: {exc}", location=str(settings.pyproject)) from None
     reader = ProfileReader(settings, base, settings.includes_builtin_profiles(schema))
     profiles = reader.resolve(_profile_names(profile, settings, environ, reader))
     declared = tuple(service for item in profiles for service in item.services)
-    info = schema_info(schema, settings.env_prefix, declared) if declared else base  # type: ignore[arg-type]
+    info = schema_info(schema, settings.env_prefix, declared, legacy) if declared else base  # type: ignore[arg-type]
     checked = []
     for item in profiles:
         item, unknown = check_values(item, info)
@@ -99,6 +121,7 @@ def resolve(
         checked.append(item)
 
     context = LoadContext(settings, info, environ, checked, overrides, override_source)
+    context.warnings.extend(unknown_variables(environ, info, settings))
     stack: list[tuple[int, Layer]] = []
     deferred: list[tuple[int, Source]] = []
     for index, source in enumerate(sources):

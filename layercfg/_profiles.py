@@ -140,8 +140,24 @@ class ProfileReader:
         self.settings = settings
         self.info = info
         self.available = available_profiles(settings, include_builtin)
+        self.include_builtin = include_builtin
         self.errors: list[LayercfgError] = []
         self._cache: dict[str, Profile | None] = {}
+
+    def why_none(self) -> str | None:
+        """Why no profile is available (None when some are)."""
+        if self.available:
+            return None
+        directory = self.settings.relative(self.settings.project_dir / self.settings.profiles_dir)
+        builtin = (
+            ""
+            if self.include_builtin
+            else (
+                f", and the built-in profiles apply only to TestEnvConfig and schemas derived from it "
+                f"(schema {self.settings.schema}; set builtin_profiles = true in [tool.layercfg] to use them)"
+            )
+        )
+        return f"{directory}/ has no *.toml profile{builtin}"
 
     @staticmethod
     def _parse(text: str, display: str) -> dict[str, Any]:
@@ -170,7 +186,11 @@ class ProfileReader:
         path = self.available.get(name)
         if path is None:
             raise UnknownProfileError(
-                name, sorted(self.available), suggest(name, self.available), location=referenced_at
+                name,
+                sorted(self.available),
+                suggest(name, self.available),
+                location=referenced_at,
+                why_none=self.why_none(),
             )
         display = display_path(path, self.settings)
         try:

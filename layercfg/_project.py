@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
+import sys
 import tomllib
 from pathlib import Path
+from types import ModuleType
 
 import attrs
 
@@ -20,7 +23,11 @@ _KEYS = (
     "profiles_dir",
     "default_profile",
     "builtin_profiles",
+    "scan_accessors",
+    "legacy_names",
+    "ignore_variables",
 )
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @attrs.frozen
@@ -35,6 +42,10 @@ class ProjectSettings:
     default_profile: str = "local"
     builtin_profiles: bool | None = None  # None: only with the built-in schema
     pyproject: Path | None = None
+    scan_accessors: tuple[str, ...] = ()  # extra env accessor patterns for `layercfg scan` ("get_env().get")
+    # [tool.layercfg.legacy_names]: FIELD = [names, lowest precedence first], replacing the schema's aliases
+    legacy_names: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    ignore_variables: tuple[str, ...] = ()  # variables under the prefix that are not layercfg's (no warning)
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the project directory when inside it, else absolute."""
@@ -44,12 +55,31 @@ class ProjectSettings:
             return str(path)
 
     def includes_builtin_profiles(self, schema: type) -> bool:
-        """Built-in profiles apply to the built-in schema unless builtin_profiles says otherwise."""
+        """Built-in profiles apply to the built-in schema and schemas derived from it, unless
+        builtin_profiles says otherwise (their values name the built-in schema's fields)."""
         if self.builtin_profiles is not None:
             return self.builtin_profiles
         from ._testenv import TestEnvConfig
 
-        return schema is TestEnvConfig
+        return issubclass(schema, TestEnvConfig)
+
+    def _import(self, module_name: str) -> ModuleType:
+        """Import the schema's module; when its package is not importable, from the project directory
+        (or its ``src/``) put first on ``sys.path``, as pytest's rootdir and ``pythonpath`` do."""
+        try:
+            return importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            top = module_name.partition(".")[0]
+            if exc.name != top:
+                raise
+            candidates = (self.project_dir / "src", self.project_dir)
+            roots = [str(root) for root in candidates if is_dir(root / top) or is_file(root / f"{top}.py")]
+            if not roots:
+                raise
+            for root in roots:
+                if root not in sys.path:
+                    sys.path.insert(0, root)
+            return importlib.import_module(module_name)
 
     def load_schema(self) -> type:
         module_name, _, attr = self.schema.partition(":")
@@ -59,11 +89,17 @@ class ProjectSettings:
                 f"schema must be 'package.module:ClassName' (an absolute module), got {self.schema!r}", location=where
             )
         try:
-            module = importlib.import_module(module_name)
+            module = self._import(module_name)
             schema = getattr(module, attr)
         except Exception as exc:  # ImportError, or whatever the module raises while it is imported
+            fix = ""
+            if isinstance(exc, ModuleNotFoundError) and module_name.startswith(str(exc.name)):
+                fix = (
+                    f" (looked in the project directory {self.project_dir} and on sys.path: install the "
+                    "project with `pip install -e .`, or add its directory to PYTHONPATH)"
+                )
             raise ProjectError(
-                f"cannot import schema {self.schema!r}: {type(exc).__name__}: {exc}", location=where
+                f"cannot import schema {self.schema!r}: {type(exc).__name__}: {exc}{fix}", location=where
             ) from None
         if not isinstance(schema, type) or not attrs.has(schema):
             raise ProjectError(f"schema {self.schema!r} is not an attrs class", location=where)
@@ -120,8 +156,31 @@ def _read_settings(root: Path, pyproject: Path) -> ProjectSettings:
             hint = suggest(key, _KEYS)
             extra = f"; did you mean {hint!r}?" if hint else f" (known: {', '.join(_KEYS)})"
             raise ProjectError(f"unknown key {key!r}{extra}", location=where)
+    lists: dict[str, object] = {}
     for key, value in table.items():
+        if key in ("scan_accessors", "ignore_variables"):
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ProjectError(f"{key} must be a list of strings, got {value!r}", location=where)
+            lists[key] = tuple(value)
+            continue
+        if key == "legacy_names":
+            lists[key] = _legacy_names(value, f"{pyproject} [tool.layercfg.legacy_names]")
+            continue
         expected = bool if key == "builtin_profiles" else str
         if not isinstance(value, expected):
             raise ProjectError(f"{key} must be a {expected.__name__}, got {value!r}", location=where)
-    return ProjectSettings(project_dir=root, pyproject=pyproject, **table)
+    return ProjectSettings(project_dir=root, pyproject=pyproject, **{**table, **lists})
+
+
+def _legacy_names(value: object, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``FIELD = ["OLD_NAME", ...]`` entries: each field's legacy names, lowest precedence first."""
+    if not isinstance(value, dict):
+        raise ProjectError("legacy_names must be a table of FIELD = [NAME, ...]", location=where)
+    entries = []
+    for field, names in value.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) and _ENV_NAME.match(n) for n in names):
+            raise ProjectError(f"{field} must be a list of variable names, got {names!r}", location=where)
+        if len(set(names)) != len(names):
+            raise ProjectError(f"{field} names a variable twice: {names!r}", location=where)
+        entries.append((field, tuple(names)))
+    return tuple(entries)

@@ -290,16 +290,29 @@ def _mask_repr(schema: type, specs: Mapping[str, FieldSpec]) -> None:
 
 
 @functools.cache
-def schema_info(schema: type, prefix: str, extra_services: tuple[Service, ...] = ()) -> SchemaInfo:
+def schema_info(
+    schema: type,
+    prefix: str,
+    extra_services: tuple[Service, ...] = (),
+    legacy_names: tuple[tuple[str, tuple[str, ...]], ...] = (),
+) -> SchemaInfo:
     """The field table of ``schema`` under ``prefix``, with services a profile declares; cached.
 
     The engine's own settings (:class:`EngineSettings`) join every schema that does not
-    declare them itself, so discovery and fallback work for any schema.
+    declare them itself, so discovery and fallback work for any schema. ``legacy_names``
+    (a project's ``[tool.layercfg.legacy_names]``) replaces the legacy names of the fields
+    it lists; a field it does not know raises :class:`UnknownFieldError`.
     """
     specs = _attrs_specs(schema, prefix, True)
     _mask_repr(schema, specs)
     for name, spec in _attrs_specs(EngineSettings, prefix, False).items():
         specs.setdefault(name, spec)
+    for name, names in legacy_names:
+        if name not in specs:
+            from .exceptions import UnknownFieldError
+
+            raise UnknownFieldError(name, suggest(name, specs))
+        specs[name] = attrs.evolve(specs[name], aliases=tuple(n for n in names if n != specs[name].env))
     from ._services import service_models
 
     services = service_models(schema.__name__, specs, prefix, extra_services)

@@ -190,9 +190,14 @@ def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
                 "file": profile.display if profile else settings.relative(reader.available[name]),
             }
         )
+    why_none = reader.why_none()
     if as_json:
-        click.echo(_render.dumps({"profiles": rows, "errors": [str(e) for e in reader.errors]}))
+        click.echo(
+            _render.dumps({"profiles": rows, "errors": [str(e) for e in reader.errors], "why_none": why_none})
+        )
         return
+    if why_none:
+        click.echo(f"no profiles: {why_none}", err=True)
     width = max((len(row["name"]) for row in rows), default=0)
     for row in rows:
         extends = f" (extends {', '.join(row['extends'])})" if row["extends"] else ""
@@ -386,7 +391,3 @@ def doctor(
         click.echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes")
     if not ok:
         sys.exit(1)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -84,14 +84,21 @@ class UnknownProfileError(ProfileError):
     """A profile name was asked for that no profiles directory defines."""
 
     def __init__(
-        self, name: str, available: Sequence[str], suggestion: str | None, *, location: str | None = None
+        self,
+        name: str,
+        available: Sequence[str],
+        suggestion: str | None,
+        *,
+        location: str | None = None,
+        why_none: str | None = None,
     ) -> None:
         self.name = name
         self.available = tuple(available)
         self.suggestion = suggestion
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
         listing = ", ".join(self.available) or "(none)"
-        super().__init__(f"unknown profile {name!r}{hint} (available: {listing})", location=location)
+        why = f"; {why_none}" if why_none and not self.available else ""
+        super().__init__(f"unknown profile {name!r}{hint} (available: {listing}){why}", location=location)
 
 
 class ProfileCycleError(ProfileError):
