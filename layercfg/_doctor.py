@@ -460,3 +460,10 @@ def _fallback_check(trace: Trace) -> list[Finding]:
     if report.switched:
         return [Finding("fallback.active", "warning", f"staging fallback in use: {report.reason}")]
     return [Finding("fallback.inactive", "info", f"fallback {report.mode}: {report.reason}")]
+
+
+def split_ignored(findings: Sequence[Finding], ignore: Sequence[str]) -> tuple[list[Finding], list[Finding]]:
+    """(kept, ignored): the findings whose check a project accepts are set aside, never lost."""
+    accepted = set(ignore)
+    kept = [f for f in findings if f.check not in accepted]
+    return kept, [f for f in findings if f.check in accepted]

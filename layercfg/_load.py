@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -180,6 +180,17 @@ def resolve(
     return Resolution(config, trace, tuple(errors), settings, report, tuple(context.env_files))
 
 
+# Set by the pytest plugin for the length of a session: the session's resolution (None when it failed).
+_session: Callable[[], Loaded[Any] | None] | None = None
+
+
+def use_session(provider: Callable[[], Loaded[Any] | None] | None) -> None:
+    """Make argument-less :func:`load` / :func:`load_config` calls return ``provider()``'s
+    resolution (None: resolve as usual again). The pytest plugin's one truth per session."""
+    global _session
+    _session = provider
+
+
 def load(
     schema: type[T] | None = None,
     *,
@@ -196,7 +207,16 @@ def load(
     profile variable (``NETRA_PROFILE``); a comma list stacks profiles left to right.
     ``fallback`` ("off", "auto", "force") replaces the fallback mode for this call only.
     Raises :class:`ConfigError` listing every problem found.
+
+    In a pytest session with the layercfg plugin active, a call with no argument but the
+    schema returns the session's resolution (``--layercfg-profile``, ``--layercfg-set`` and
+    the ini keys included), the same object the ``layercfg_config`` fixture holds, on xdist
+    workers too. Any argument asks for a resolution of its own.
     """
+    if _session is not None and (profile, project_dir, environ, overrides, fallback) == (None,) * 5:
+        session = _session()
+        if session is not None and (schema is None or session.trace.schema is schema):
+            return session
     resolution = resolve(
         schema,
         profile=profile,

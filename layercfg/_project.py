@@ -26,6 +26,7 @@ _KEYS = (
     "scan_accessors",
     "legacy_names",
     "ignore_variables",
+    "doctor_ignore",
 )
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -46,6 +47,7 @@ class ProjectSettings:
     # [tool.layercfg.legacy_names]: FIELD = [names, lowest precedence first], replacing the schema's aliases
     legacy_names: tuple[tuple[str, tuple[str, ...]], ...] = ()
     ignore_variables: tuple[str, ...] = ()  # variables under the prefix that are not layercfg's (no warning)
+    doctor_ignore: tuple[str, ...] = ()  # doctor checks a project accepts (`layercfg doctor --ignore`)
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the project directory when inside it, else absolute."""
@@ -158,7 +160,7 @@ def _read_settings(root: Path, pyproject: Path) -> ProjectSettings:
             raise ProjectError(f"unknown key {key!r}{extra}", location=where)
     lists: dict[str, object] = {}
     for key, value in table.items():
-        if key in ("scan_accessors", "ignore_variables"):
+        if key in ("scan_accessors", "ignore_variables", "doctor_ignore"):
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise ProjectError(f"{key} must be a list of strings, got {value!r}", location=where)
             lists[key] = tuple(value)

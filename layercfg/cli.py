@@ -354,6 +354,13 @@ def _dotenv_quote(value: str) -> str:
     help="Compose project directory, like compose's own option (default: the first compose file's directory).",
 )
 @click.option("--no-probe", is_flag=True, help="Skip the endpoint reachability probes.")
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="CHECK[,CHECK...]",
+    help="Accept these checks' findings (listed apart, never failing); adds to doctor_ignore; repeatable.",
+)
 @click.pass_context
 def doctor(
     ctx: click.Context,
@@ -362,14 +369,16 @@ def doctor(
     compose_files: tuple[str, ...],
     project_directory: str | None,
     no_probe: bool,
+    ignore: tuple[str, ...],
     **given: Any,
 ) -> None:
     """Check what breaks test environments: profiles, compose files, builds, ports, legacy names, Docker, endpoints.
 
-    Exit status 1 when any finding is an error.
+    Exit status 1 when any finding is an error (checks accepted with --ignore or doctor_ignore do not count).
     """
     options = _options(ctx, **given)
-    from ._doctor import run_doctor
+    from ._doctor import run_doctor, split_ignored
+    from ._project import find_project
 
     findings = run_doctor(
         profile=options.profile,
@@ -379,15 +388,29 @@ def doctor(
         project_directory=project_directory,
         probe=not no_probe,
     )
+    accepted = [check for item in ignore for check in item.split(",") if check.strip()]
+    import contextlib
+
+    with contextlib.suppress(LayercfgError):  # run_doctor has already reported the project's problem
+        accepted += find_project(options.project_dir).doctor_ignore
+    findings, ignored = split_ignored(findings, [check.strip() for check in accepted])
     ok = not any(f.severity == "error" for f in findings)
     if as_json:
-        click.echo(_render.dumps({"ok": ok, "findings": [f.as_dict() for f in findings]}))
+        click.echo(
+            _render.dumps(
+                {"ok": ok, "findings": [f.as_dict() for f in findings], "ignored": [f.as_dict() for f in ignored]}
+            )
+        )
     else:
         labels = {"error": "error", "warning": "warn", "info": "info"}
         for f in findings:
             where = f"  {f.location}" if f.location else ""
             click.echo(f"{labels[f.severity]:<6} {f.check}{where}  {f.message}")
         counts = {s: sum(f.severity == s for f in findings) for s in labels}
-        click.echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes")
+        summary = f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes"
+        if ignored:
+            checks = ", ".join(sorted({f.check for f in ignored}))
+            summary += f"; {len(ignored)} accepted ({checks}: --ignore / doctor_ignore)"
+        click.echo(summary)
     if not ok:
         sys.exit(1)

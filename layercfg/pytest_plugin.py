@@ -161,13 +161,31 @@ def pytest_configure(config: pytest.Config) -> None:
         state.shipped = workerinput.get(_WORKERINPUT_KEY)
         state.shipped_error = workerinput.get(_WORKERINPUT_ERROR_KEY)
     config.stash[_STATE] = state
+    if state.active:
+        # One truth per session: the project's own load_config() calls get the session's config.
+        from ._load import use_session
+
+        use_session(lambda: _session_resolution(state))
     if workerinput is None and config.pluginmanager.hasplugin("xdist"):
         # pytest_configure_node is xdist's hook: registered only when xdist defines it, so pytest
         # does not reject an unknown hook in runs without xdist.
         config.pluginmanager.register(_XdistController(state), "layercfg-xdist")
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None and state._active:
+        from ._load import use_session
+
+        use_session(None)
+
+
 # --- resolution ---------------------------------------------------------------------------------
+
+
+def _session_resolution(state: _State) -> Loaded[Any] | None:
+    outcome = _outcome(state, os.environ)
+    return None if isinstance(outcome, _Failure) else outcome
 
 
 def _resolve(state: _State, environ: Mapping[str, str]) -> Loaded[Any] | _Failure:

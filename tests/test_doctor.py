@@ -221,3 +221,41 @@ def test_two_services_publishing_one_host_port(project: Project):
         "compose services backend (docker-compose.yml:3) and frontend both publish host port 8002/tcp: "
         "only one of them can start",
     )
+
+
+BROKEN_BUILD = """
+services:
+  backend:
+    image: x
+    build:
+      context: .
+      dockerfile: dockerfiles/missing.Dockerfile
+    ports:
+      - "8002:8000"
+"""
+
+
+def test_ignore_accepts_a_known_finding(project: Project, run_cli):
+    """--ignore CHECK (or doctor_ignore in [tool.layercfg]) sets a finding apart: listed, never failing."""
+    project.write("docker/docker-compose.yml", BROKEN_BUILD)
+    args = ("doctor", "--no-probe", "--compose-file", "docker/docker-compose.yml")
+    failing = run_cli(*args, env=NO_DOCKER, cwd=project.root)
+    assert failing.returncode == 1
+    assert "compose.dockerfile-missing" in failing.stdout
+
+    accepted = run_cli(*args, "--ignore", "compose.dockerfile-missing", env=NO_DOCKER, cwd=project.root)
+    assert accepted.returncode == 0, accepted.stdout
+    assert "error  compose.dockerfile-missing" not in accepted.stdout
+    assert accepted.stdout.splitlines()[-1].endswith(
+        "; 1 accepted (compose.dockerfile-missing: --ignore / doctor_ignore)"
+    )
+    data = json.loads(
+        run_cli(*args, "--json", "--ignore", "x,compose.dockerfile-missing", env=NO_DOCKER, cwd=project.root).stdout
+    )
+    assert data["ok"] is True
+    assert [f["check"] for f in data["ignored"]] == ["compose.dockerfile-missing"]
+    assert "compose.dockerfile-missing" not in [f["check"] for f in data["findings"]]
+
+    project.write("pyproject.toml", '[tool.layercfg]\ndoctor_ignore = ["compose.dockerfile-missing"]\n')
+    configured = run_cli(*args, env=NO_DOCKER, cwd=project.root)
+    assert configured.returncode == 0, configured.stdout

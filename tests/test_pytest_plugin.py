@@ -428,3 +428,34 @@ def test_wait_for_service_warns_when_pytest_timeout_is_shorter(pytester: pytest.
     pytester.makepyfile(TIMEOUT_LIMITED)
     result = run(pytester, "--layercfg-profile", "p", "--timeout", "9")
     result.assert_outcomes(passed=3)
+
+
+ONE_TRUTH = """
+import layercfg
+
+# The project's own code, as the pilot's TestContext did: resolved at import, with no arguments.
+AT_IMPORT = layercfg.load_config()
+
+
+def test_project_code_sees_the_session_config(layercfg_config):
+    assert AT_IMPORT is layercfg_config
+    assert layercfg.load_config() is layercfg_config
+    assert layercfg.load_config(layercfg.TestEnvConfig) is layercfg_config
+    assert (layercfg_config.backend_url, layercfg_config.max_retries) == ("http://127.0.0.1:18765", 9)
+    assert layercfg.explain(AT_IMPORT, "max_retries").winner.origin.source == "--layercfg-set"
+
+
+def test_explicit_arguments_resolve_on_their_own(layercfg_config):
+    own = layercfg.load_config(environ={})
+    assert own is not layercfg_config
+    assert own.max_retries != 9
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_load_config_returns_the_session_config(pytester: pytest.Pytester, workers: list[str]) -> None:
+    """--layercfg-profile and --layercfg-set reach load_config() in the project's code, xdist workers included."""
+    make_project(pytester, "http://127.0.0.1:18765")
+    pytester.makepyfile(ONE_TRUTH)
+    result = run(pytester, "--layercfg-profile", "p", "--layercfg-set", "max_retries=9", *workers)
+    result.assert_outcomes(passed=2)
