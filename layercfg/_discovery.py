@@ -227,7 +227,9 @@ def compose_url(target: Target, host: str, port: int, credentials: Mapping[str, 
     return url
 
 
-def _declared(target: Target, reports: Sequence[ComposeReport], variables: ComposeVariables) -> Declared | None:
+def _declared(
+    target: Target, reports: Sequence[ComposeReport], variables: ComposeVariables, engine_host: str | None
+) -> Declared | None:
     """The first compose service matching the target's names (in order) that publishes its container port."""
     from ._docker import url_host
 
@@ -246,7 +248,7 @@ def _declared(target: Target, reports: Sequence[ComposeReport], variables: Compo
                 report.display or report.requested,
                 mapping.line,
                 mapping.text,
-                compose_url(target, url_host(mapping.host_ip), mapping.host_port, credentials),
+                compose_url(target, url_host(mapping.host_ip, engine_host), mapping.host_port, credentials),
                 _decided_by(mapping, variables),
                 mapping.host_port,
             )
@@ -289,10 +291,13 @@ def run_discovery(
             # The reader names the file by its full path; receipts name it relative to the project.
             notes += [w.replace(str(report.path), report.display or report.requested) for w in report.file.warnings]
 
+    from ._docker import remote_engine_host
+
     declared: dict[str, Declared] = {}
     compose_entries = []
+    engine_host = remote_engine_host(environ.get("DOCKER_HOST"))
     for target in settings.targets:
-        found = _declared(target, reports, variables)
+        found = _declared(target, reports, variables, engine_host)
         if found is None:
             continue
         declared[target.field] = found

@@ -78,16 +78,18 @@ class PublishedPort:
     protocol: str
     host_ip: str  # as Docker reports it: "0.0.0.0", "::", "127.0.0.1", ...
     host_port: int
+    engine_host: str | None = None  # a remote engine's host (DOCKER_HOST=tcp://HOST:2375): where wildcards are
 
     @property
     def host(self) -> str:
-        """The host to connect to: ``localhost`` for a wildcard binding, else its address."""
-        return connect_host(self.host_ip)
+        """The host to connect to: the engine's host for a wildcard binding (``localhost`` for a
+        local engine), else the bound address."""
+        return connect_host(self.host_ip, self.engine_host)
 
     @property
     def url_host(self) -> str:
         """:attr:`host` as it goes into a URL: IPv6 addresses in brackets."""
-        return url_host(self.host_ip)
+        return url_host(self.host_ip, self.engine_host)
 
     def describe(self) -> str:
         """One line for provenance: which container, why it matched, which binding."""
@@ -106,14 +108,33 @@ class PublishedPort:
         )
 
 
-def connect_host(host_ip: str | None) -> str:
-    """Where to connect for a port bound on ``host_ip``: ``localhost`` for a wildcard binding."""
-    return "localhost" if not host_ip or host_ip in _ANY_ADDRESS else host_ip
+def connect_host(host_ip: str | None, engine_host: str | None = None) -> str:
+    """Where to connect for a port bound on ``host_ip``: for a wildcard binding, the host of a
+    remote engine (as testcontainers and pytest-docker do), else ``localhost``."""
+    if not host_ip or host_ip in _ANY_ADDRESS:
+        return engine_host or "localhost"
+    return host_ip
 
 
-def url_host(host_ip: str | None) -> str:
+def remote_engine_host(engine_url: str | None) -> str | None:
+    """The host of an engine reached over the network (``tcp://HOST:2375``, ``ssh://user@HOST``),
+    where its published ports are; None for a local socket or an engine on this machine."""
+    if not engine_url or not engine_url.startswith(("tcp://", "ssh://", "http://", "https://")):
+        return None
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(engine_url).hostname
+    except ValueError:
+        return None
+    if not host or host in ("localhost", "127.0.0.1", "::1"):
+        return None
+    return host
+
+
+def url_host(host_ip: str | None, engine_host: str | None = None) -> str:
     """:func:`connect_host` as it goes into a URL: IPv6 addresses in brackets."""
-    host = connect_host(host_ip)
+    host = connect_host(host_ip, engine_host)
     return f"[{host}]" if ":" in host else host
 
 
@@ -331,7 +352,8 @@ class _Session:
         self, query: ServiceQuery, candidates: list[_Candidate], notes: list[DockerProblem]
     ) -> ServiceDiscovery:
         url = self.endpoint.url
-        published = [port for c in candidates if (port := _published(c, query)) is not None]
+        remote = remote_engine_host(url)
+        published = [port for c in candidates if (port := _published(c, query, remote)) is not None]
         problems = list(notes)
         if not candidates:
             names = ", ".join(query.names) or "(no names given)"
@@ -387,7 +409,7 @@ def _bindings_text(summary: Mapping[str, Any]) -> str:
     return "it publishes " + ", ".join(published) if published else "it publishes no ports"
 
 
-def _published(candidate: _Candidate, query: ServiceQuery) -> PublishedPort | None:
+def _published(candidate: _Candidate, query: ServiceQuery, engine_host: str | None) -> PublishedPort | None:
     summary = candidate.summary
     bindings = [
         p
@@ -414,4 +436,5 @@ def _published(candidate: _Candidate, query: ServiceQuery) -> PublishedPort | No
         protocol=query.protocol,
         host_ip=str(binding.get("IP", "")),
         host_port=int(binding["PublicPort"]),
+        engine_host=engine_host,
     )

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import attrs
 import pytest
 from conftest import NETRA, NO_DOCKER
 from docker_support import unique_name
@@ -161,3 +162,28 @@ def test_seed_847_forced_staging_with_a_running_container(netra, docker_engine, 
     assert sources[: len(expected)] == expected
     assert trace.candidates[1].raw == f"http://localhost:{port}"
     assert not [w for w in trace.warnings if "nothing may listen" in w]  # staging's 443 is not a local port
+
+
+def test_remote_engine_publishes_on_its_own_host(netra):
+    """With DOCKER_HOST=tcp://HOST:PORT, a port published on all addresses is reached at HOST, not localhost."""
+    from layercfg._docker import PublishedPort, remote_engine_host
+
+    # 127.0.0.2 stands in for another host: a loopback address, so nothing leaves this machine, and an
+    # engine there would publish its wildcard ports there. Nothing listens on port 9, so Docker is down.
+    environ = {"DOCKER_HOST": "tcp://127.0.0.2:9"}
+    loaded = load(profile="alpine-test", project_dir=netra, environ=environ)
+    assert loaded.config.backend_url == "http://127.0.0.2:8002"
+    assert loaded.config.database_url.startswith("postgresql://test:")
+    assert loaded.config.database_url.endswith("@127.0.0.2:5435/netra_test")
+    local = load(profile="alpine-test", project_dir=netra, environ={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    assert local.config.backend_url == "http://localhost:8002"
+
+    assert [remote_engine_host(url) for url in ("tcp://10.0.0.5:2375", "ssh://ci@build-host", "unix:///x.sock")] == [
+        "10.0.0.5",
+        "build-host",
+        None,
+    ]
+    port = PublishedPort("c", "id", None, None, "container name", "c", 8000, "tcp", "0.0.0.0", 32768, "10.0.0.5")
+    assert (port.host, port.url_host) == ("10.0.0.5", "10.0.0.5")
+    bound = attrs.evolve(port, host_ip="127.0.0.1")
+    assert bound.host == "127.0.0.1"  # an explicit binding stays what Docker reports
