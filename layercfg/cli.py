@@ -414,3 +414,67 @@ def doctor(
         click.echo(summary)
     if not ok:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
+@click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Write FILE when it does not exist; otherwise report (and fail on) only findings not in it.",
+)
+@click.option("--select", multiple=True, metavar="CHECK[,CHECK...]", help="Only these checks; repeatable.")
+@click.option("--ignore", multiple=True, metavar="CHECK[,CHECK...]", help="Not these checks; repeatable.")
+@click.option(
+    "--accessor",
+    "accessors",
+    multiple=True,
+    metavar="PATTERN",
+    help="Another call that reads the environment, e.g. 'get_env().get' (adds to scan_accessors); repeatable.",
+)
+@click.option("--include-docstrings", is_flag=True, help="Also match docstrings and comments.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: the usable CPUs).")
+@click.option("--project-dir", type=click.Path(file_okay=False), help="The project whose profiles define the stack.")
+@click.pass_context
+def scan(
+    ctx: click.Context,
+    /,
+    paths: tuple[str, ...],
+    fmt: str,
+    baseline: str | None,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    accessors: tuple[str, ...],
+    include_docstrings: bool,
+    jobs: int | None,
+    project_dir: str | None,
+) -> None:
+    """Find code that bypasses layercfg: hard-coded endpoints and ad-hoc environment reads (docs/scan.md).
+
+    PATHS default to the project directory. Exit status 1 on new findings, 0 when there are none,
+    2 when the scan cannot run.
+    """
+    from ._scan_report import scan_command
+
+    common = ctx.find_object(CommonOptions)
+    outcome = scan_command(
+        paths,
+        fmt=fmt,
+        baseline=baseline,
+        select=select,
+        ignore=ignore,
+        accessors=accessors,
+        include_docstrings=include_docstrings,
+        jobs=jobs,
+        project_dir=project_dir or (common.project_dir if common else None),
+    )
+    for message in outcome.messages:
+        click.echo(message, err=True)
+    if outcome.output:
+        click.echo(outcome.output)
+    ctx.exit(outcome.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
