@@ -346,22 +346,57 @@ def run_discovery(
             Entry(target.field, compose_url(target, port.url_host, port.host_port, credentials), origin)
         )
     if settings.mode == "required":
-        missing = [t for t in settings.targets if t.field not in published and t.field not in declared]
-        for target in missing:
-            why = result.problem.message if result.problem else "no running container or compose declaration"
-            errors.append(
-                DiscoveryError(
-                    f"{target.field}: discovery is required but service {target.label} "
-                    f"(names {', '.join(target.names)}) was not found: {why}",
-                    field=target.field,
-                )
-            )
+        errors += _required_errors(settings, result, published, declared)
     layers = [
         Layer(LayerKind.DISCOVERY, "discovery compose", tuple(compose_entries)),
         Layer(LayerKind.DISCOVERY, "discovery docker", tuple(docker_entries)),
     ]
     seen = DiscoveryReport(settings, tuple(reports), declared, result, published, tuple(notes))
     return layers, seen, errors
+
+
+def _required_errors(
+    settings: DiscoverySettings,
+    result: DiscoveryResult,
+    published: Mapping[str, PublishedPort],
+    declared: Mapping[str, Declared],
+) -> list[LayercfgError]:
+    """Required means running, and only one: a compose declaration alone does not satisfy it, and
+    several matching containers are an error naming every one of them."""
+    errors: list[LayercfgError] = []
+    for target in settings.targets:
+        port = published.get(target.field)
+        head = f"{target.field}: discovery is required but service {target.label}"
+        if port is None:
+            if result.problem is not None:
+                why = result.problem.message
+            elif target.field in declared:
+                found = declared[target.field]
+                why = (
+                    f"no container runs; {found.path}:{found.line} only declares compose service "
+                    f"{found.compose_service} (start it: docker compose -f {found.path} up -d {found.compose_service})"
+                )
+            else:
+                why = "no running container and no compose declaration"
+            errors.append(
+                DiscoveryError(f"{head} (names {', '.join(target.names)}) is not running: {why}", field=target.field)
+            )
+            continue
+        outcome = result.services.get(target.label)
+        others = outcome.others if outcome is not None else ()
+        if others:
+            every = ", ".join(
+                f"{p.container_name} (project {p.compose_project or '-'}, {p.host_ip or '0.0.0.0'}:{p.host_port})"
+                for p in (port, *others)
+            )
+            errors.append(
+                DiscoveryError(
+                    f"{head} matches {1 + len(others)} running containers: {every}; select one stack with "
+                    "compose_project (a project name or a pattern such as 'netra-*'), or stop the others",
+                    field=target.field,
+                )
+            )
+    return errors
 
 
 @attrs.frozen

@@ -108,6 +108,11 @@ class PublishedPort:
         )
 
 
+def is_project_pattern(project: str) -> bool:
+    """A compose_project holding shell-style wildcards (``netra-*``) selects projects by pattern."""
+    return any(char in project for char in "*?[")
+
+
 def connect_host(host_ip: str | None, engine_host: str | None = None) -> str:
     """Where to connect for a port bound on ``host_ip``: for a wildcard binding, the host of a
     remote engine (as testcontainers and pytest-docker do), else ``localhost``."""
@@ -330,8 +335,18 @@ class _Session:
 
     def _running(self, project: str | None) -> list[Mapping[str, Any]]:
         if project not in self._all_running:
-            filters = {"label": [f"{PROJECT_LABEL}={project}"]} if project else {}
-            self._all_running[project] = self.containers(filters)
+            if project and is_project_pattern(project):
+                # A pattern (netra-*) selects among compose projects: the engine filters by label
+                # key, the pattern is matched here.
+                import fnmatch
+
+                labelled = self.containers({"label": [PROJECT_LABEL]})
+                self._all_running[project] = [
+                    c for c in labelled if fnmatch.fnmatchcase((c.get("Labels") or {}).get(PROJECT_LABEL, ""), project)
+                ]
+            else:
+                filters = {"label": [f"{PROJECT_LABEL}={project}"]} if project else {}
+                self._all_running[project] = self.containers(filters)
         return self._all_running[project]
 
     def _inspect_aliases(self, container_id: str) -> frozenset[str]:

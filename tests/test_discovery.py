@@ -187,3 +187,58 @@ def test_remote_engine_publishes_on_its_own_host(netra):
     assert (port.host, port.url_host) == ("10.0.0.5", "10.0.0.5")
     bound = attrs.evolve(port, host_ip="127.0.0.1")
     assert bound.host == "127.0.0.1"  # an explicit binding stays what Docker reports
+
+
+def need_profile(netra: Path, **values: str) -> None:
+    extra = "".join(f'{key} = "{value}"\n' for key, value in values.items())
+    (netra / "profiles").mkdir(exist_ok=True)
+    (netra / "profiles" / "need.toml").write_text(f'[profile]\nextends = "alpine-test"\n[values]\n{extra}')
+
+
+def backend_error(caught: pytest.ExceptionInfo[ConfigError]) -> str:
+    [message] = [str(e) for e in caught.value.errors if getattr(e, "field", None) == "backend_url"]
+    return message
+
+
+def test_required_is_not_satisfied_by_a_compose_declaration(netra, docker_engine):
+    """discovery = "required" needs a running container: a compose declaration alone is an error with the fix."""
+    need_profile(netra, discovery="required")
+    with pytest.raises(ConfigError) as caught:
+        load(profile="need", project_dir=netra, environ=engine_environ(docker_engine, unique_name("lcp")))
+    message = backend_error(caught)
+    assert "backend_url: discovery is required but service backend" in message
+    assert "is not running: no container runs; docker/docker-compose.alpine-test.yml:" in message
+    assert "only declares compose service alpine-test-backend (start it: docker compose -f " in message
+    assert message.endswith("up -d alpine-test-backend)")
+
+
+def test_several_stacks_required_names_all_and_a_pattern_selects(netra, docker_engine, run_container):
+    """Two stacks running: required names every candidate; compose_project picks one, by name or pattern."""
+    stem = unique_name("lcp")
+    ports = {}
+    for stack in ("a", "b"):
+        container = run_container(
+            name=unique_name(f"alpine-test-backend-{stack}"),
+            labels={
+                "com.docker.compose.service": "alpine-test-backend",
+                "com.docker.compose.project": f"{stem}-{stack}",
+            },
+            ports={"8000/tcp": ("0.0.0.0", None)},
+        )
+        ports[stack] = (container.name, int(container.attrs["NetworkSettings"]["Ports"]["8000/tcp"][0]["HostPort"]))
+    need_profile(netra, discovery="required")
+    with pytest.raises(ConfigError) as caught:
+        load(profile="need", project_dir=netra, environ=engine_environ(docker_engine, f"{stem}-*"))
+    message = backend_error(caught)
+    assert "matches 2 running containers: " in message
+    for stack, (name, port) in ports.items():
+        assert f"{name} (project {stem}-{stack}, 0.0.0.0:{port})" in message
+    assert "select one stack with compose_project (a project name or a pattern such as 'netra-*')" in message
+
+    need_profile(netra, discovery="auto")
+    chosen = load(profile="need", project_dir=netra, environ=engine_environ(docker_engine, f"{stem}-b"))
+    assert chosen.config.backend_url == f"http://localhost:{ports['b'][1]}"
+    by_pattern = load(profile="need", project_dir=netra, environ=engine_environ(docker_engine, f"{stem}-[b]"))
+    assert by_pattern.config.backend_url == f"http://localhost:{ports['b'][1]}"
+    nothing = load(profile="need", project_dir=netra, environ=engine_environ(docker_engine, f"{stem}-c*"))
+    assert nothing.config.backend_url == "http://localhost:8002"  # the compose declaration: no stack matches
