@@ -341,7 +341,14 @@ def run_discovery(
             f"{port.matched_by} {port.matched_name}: {port.container_port}/{port.protocol} -> "
             f"{port.host_ip or '0.0.0.0'}:{port.host_port}"
         )
-        origin = Origin(LayerKind.DISCOVERY, f"docker container {port.container_name}", None, detail, parts=where)
+        origin = Origin(
+            LayerKind.DISCOVERY,
+            f"docker container {port.container_name}",
+            None,
+            detail,
+            parts=where,
+            container=port.container_name,
+        )
         docker_entries.append(
             Entry(target.field, compose_url(target, port.url_host, port.host_port, credentials), origin)
         )

@@ -211,6 +211,29 @@ def check_engine(*, budget: float = 2.0, environ: Mapping[str, str] | None = Non
     return None
 
 
+def container_health(container: str, *, budget: float = 2.0, environ: Mapping[str, str] | None = None) -> str | None:
+    """The health status Docker reports for ``container`` (``starting``, ``healthy``,
+    ``unhealthy``), or None: no health check, no such container, or no engine within ``budget``."""
+    clock = _Clock(budget)
+    environ = os.environ if environ is None else environ
+    try:
+        endpoint = _resolve_endpoint(environ)
+    except Exception:
+        return None
+
+    def work() -> str | None:
+        with _Session(endpoint, clock) as session:
+            try:
+                state = session.api.inspect_container(container).get("State") or {}
+            except Exception:
+                return None
+            status = (state.get("Health") or {}).get("Status")
+            return str(status) if status else None
+
+    outcome = _bounded(work, clock, endpoint)
+    return None if isinstance(outcome, DockerProblem) else outcome
+
+
 # --- talking to the engine ---------------------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ OUTCOMES = (
     "unhealthy",
     "handshake-rejected",
     "protocol",
+    "container-health",
     "error",
 )
 # How long a TCP connection must stay open to count: Docker's userland proxy accepts on a
@@ -108,6 +109,8 @@ class ProbeResult:
             return f"{target} accepted and closed the connection in {took}: {self.detail}"
         if self.outcome == "protocol":
             return f"{target} answered, but not as expected: {self.detail}"
+        if self.outcome == "container-health":
+            return f"{target} answers, but {self.detail}"
         if self.outcome == "timeout":
             return f"{target} did not answer within {self.elapsed:.1f} s"
         if self.outcome == "http-status":

@@ -81,6 +81,7 @@ class Origin:
     parts: tuple[
         tuple[str, str], ...
     ] = ()  # URL parts taken from elsewhere: ("user", "compose.yml:12 (POSTGRES_USER)")
+    container: str | None = None  # the running container discovery found the value on
 
     def __str__(self) -> str:
         text = self.source

@@ -144,6 +144,7 @@ class _Wait:
         self.budget = _seconds(field_value(cfg, "probe_timeout"), _DEFAULT_PROBE_BUDGET)
         health = field_value(cfg, "health_path") if info is not None and "health_path" in info.fields else None
         self.request = readiness_request(info, self.field, str(self.url), health)
+        self.container = self._container()
         self.out: TextIO | None = (sys.stderr if progress is True else progress) or None
         self.start = time.monotonic()
         self.deadline = self.start + max(timeout, 0.0)
@@ -151,6 +152,30 @@ class _Wait:
         self.next_progress = self.start + PROGRESS_EVERY
         self.result: ProbeResult | None = None
         self._warn_about_test_limit()
+
+    def _container(self) -> str | None:
+        """The container discovery found the URL on, whose Docker health check also counts."""
+        from ._load import provenance
+
+        try:
+            origin = provenance(self.cfg).fields[self.field].winner.origin
+        except (LayercfgError, KeyError):
+            return None
+        return origin.container
+
+    def judged(self, result: ProbeResult) -> ProbeResult:
+        """``result``, unless the service's container reports a health check that has not passed."""
+        if not result.ok or self.container is None:
+            return result
+        import attrs
+
+        from ._docker import container_health
+
+        status = container_health(self.container, budget=self.budget)
+        if status in (None, "healthy"):
+            return result
+        detail = f"container {self.container} reports health {status!r} (Docker's health check)"
+        return attrs.evolve(result, ok=False, outcome="container-health", detail=detail)
 
     def _warn_about_test_limit(self) -> None:
         limit = test_time_limit.get()
@@ -212,7 +237,8 @@ def wait_for_service(
     Ready is decided at the protocol level (HTTP health, WebSocket handshake, PostgreSQL and
     Redis greetings; a TCP connection that stays open where nothing better exists, which the
     result says): Docker's proxy accepts connections on a published port before the service
-    inside listens, and that is not ready.
+    inside listens, and that is not ready. When discovery found the URL on a container with a
+    Docker health check, that check must also report ``healthy``.
 
     ``cfg`` is a loaded config (None: ``layercfg.load_config(environ=environ)``; ``environ``
     is used only then). ``timeout`` defaults to ``cfg.docker_startup_timeout``; each probe
@@ -226,7 +252,7 @@ def wait_for_service(
 
     wait = _Wait(cfg, service, timeout, interval, environ, progress)
     while True:
-        result = probe(wait.request, budget=wait.probe_budget())
+        result = wait.judged(probe(wait.request, budget=wait.probe_budget()))
         if result.ok:
             return result
         pause = wait.pause(result)
@@ -256,7 +282,7 @@ async def wait_for_service_async(
 
     wait = _Wait(cfg, service, timeout, interval, environ, progress)
     while True:
-        result = await asyncio.to_thread(probe, wait.request, budget=wait.probe_budget())
+        result = await asyncio.to_thread(lambda: wait.judged(probe(wait.request, budget=wait.probe_budget())))
         if result.ok:
             return result
         pause = wait.pause(result)

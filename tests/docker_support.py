@@ -187,7 +187,8 @@ def run_container(
 ) -> Iterator[Callable[..., Any]]:
     """Fixture: a factory that runs busybox httpd containers and force-removes them after the test.
 
-    ``run_container(name=None, labels=None, ports=None, network_aliases=None, command=None)``:
+    ``run_container(name=None, labels=None, ports=None, network_aliases=None, command=None, healthcheck=None)``
+    (``healthcheck`` as the SDK takes it: ``{"test": [...], "interval": ns, ...}``):
     ``ports`` maps ``"8000/tcp"`` to ``(host_ip, None)`` so Docker picks a free host port;
     ``network_aliases`` connects the container to a fresh user network under those aliases.
     Returns the container, reloaded once it runs and its published ports accept connections.
@@ -200,6 +201,7 @@ def run_container(
         ports: Mapping[str, tuple[str, None]] | None = None,
         network_aliases: Sequence[str] | None = None,
         command: Sequence[str] | None = None,
+        healthcheck: Mapping[str, Any] | None = None,
     ) -> Any:
         container = docker_engine.client.containers.run(
             BUSYBOX_IMAGE,
@@ -207,6 +209,7 @@ def run_container(
             name=name or unique_name("lct"),
             labels=dict(labels or {}),
             ports=dict(ports or {}),
+            healthcheck=dict(healthcheck) if healthcheck else None,
             detach=True,
         )
         started.append(container)

@@ -574,3 +574,49 @@ def test_wait_for_service_waits_for_the_app_behind_a_published_port(project, doc
     assert time.monotonic() - began > 1.0  # it waited for httpd, not for the proxy's accept
     with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:  # the next request is served
         assert answer.status == 200
+
+
+def test_wait_for_service_waits_for_the_containers_health_check(netra, docker_engine, stand_in, run_container):
+    """A discovered container whose app answers but whose Docker health check has not passed is not ready yet."""
+    import time
+
+    from layercfg import ServiceTimeoutError as layercfg_ServiceTimeoutError
+    from layercfg import explain as layercfg_explain
+    from layercfg import load_config, wait_for_service
+
+    project = unique_name("lcp")
+    run_container(
+        name=unique_name("alpine-test-backend"),
+        labels={"com.docker.compose.service": "alpine-test-backend", "com.docker.compose.project": project},
+        ports={"8000/tcp": ("0.0.0.0", None)},
+        command=[
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /www && echo ok > /www/health && (sleep 3 && touch /tmp/ready &) && "
+            "exec busybox httpd -f -h /www -p 8000",
+        ],
+        healthcheck={"test": ["CMD", "busybox", "test", "-f", "/tmp/ready"], "interval": 500_000_000},
+    )
+    cfg = load_config(profile="alpine-test", project_dir=netra, environ=engine_environ(docker_engine, project))
+    origin = layercfg_explain(cfg, "backend_url").winner.origin
+    assert str(origin.container).startswith("alpine-test-backend")
+    began = time.monotonic()
+    result = wait_for_service(cfg, "backend", timeout=30, interval=0.1, progress=False)
+    assert (result.ok, result.status) == (True, 200)
+    assert time.monotonic() - began > 1.5  # HTTP answered at once; the health check passed ~3 s later
+    run_container(  # a second one, never healthy: the timeout names the health check
+        name=unique_name("alpine-test-backend"),
+        labels={"com.docker.compose.service": "alpine-test-backend", "com.docker.compose.project": project + "x"},
+        ports={"8000/tcp": ("0.0.0.0", None)},
+        command=[
+            "busybox",
+            "sh",
+            "-c",
+            "mkdir -p /www && echo ok > /www/health && exec busybox httpd -f -h /www -p 8000",
+        ],
+        healthcheck={"test": ["CMD", "busybox", "false"], "interval": 60_000_000_000, "start_period": 60_000_000_000},
+    )
+    never = load_config(profile="alpine-test", project_dir=netra, environ=engine_environ(docker_engine, project + "x"))
+    with pytest.raises(layercfg_ServiceTimeoutError, match=r"reports health 'starting' \(Docker's health check\)"):
+        wait_for_service(never, "backend", timeout=1, interval=0.2, progress=False)
