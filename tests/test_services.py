@@ -81,7 +81,7 @@ def test_custom_schema_required_discovery_fails_loudly(app):
     environ = {**NO_DOCKER, "APP_DISCOVERY": "required", "APP_API_SERVICE_NAMES": "other-api"}
     with pytest.raises(ConfigError) as caught:
         load(project_dir=app, profile="stack", environ=environ)
-    assert "api_url: discovery is required but service api (names other-api) was not found" in str(caught.value)
+    assert "api_url: discovery is required but service api (names other-api) is not running" in str(caught.value)
 
 
 def test_custom_schema_forced_fallback_switches_to_staging(app):

@@ -177,12 +177,14 @@ def test_postgres_and_redis_stand_ins_get_urls_with_compose_credentials(netra, d
             ("password", f"{COMPOSE}:13 (POSTGRES_PASSWORD)"),
             ("database", f"{COMPOSE}:14 (POSTGRES_DB)"),
         ),
+        container=postgres.name,
     )
     assert loaded.trace["redis_url"].winner.origin == Origin(
         LayerKind.DISCOVERY,
         f"docker container {redis.name}",
         None,
         f"compose service label alpine-test-redis: 6379/tcp -> 0.0.0.0:{rport}",
+        container=redis.name,
     )
     declared = loaded.trace["database_url"].candidates[1]
     assert (declared.origin.source, declared.origin.location, declared.raw) == (
@@ -281,6 +283,7 @@ def test_compose_environment_credentials_join_the_discovered_url(
         None,
         f"compose service label test-postgres: 5432/tcp -> 0.0.0.0:{port}",
         parts=parts,
+        container=container.name,
     )
     declared = trace.candidates[1]
     assert (declared.raw, declared.origin.location, declared.origin.parts) == (
