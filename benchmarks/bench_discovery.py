@@ -9,7 +9,8 @@ strategy (median of repeated runs), a whole load of the alpine-test profile (sev
 endpoints, in process) and ``layercfg explain backend_url`` as a whole process, with the growth
 from the first row (target: 200 containers at most 1.3x the cost at 1); then times discover()
 against a missing socket, a refused socket and a socket that accepts and never answers, with
-budgets of 0.5 s and 2.0 s. Prints Markdown tables.
+budgets of 0.5 s and 2.0 s; and the team's case, the alpine-test stack (six compose services)
+running beside 0, 50 and 200 unrelated containers. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -140,6 +141,80 @@ def scaling(docker_host: str, repeat: int) -> list[str]:
     return rows
 
 
+STACK = ("backend", "auth", "frontend", "postgres", "redis", "clickhouse")
+UNRELATED = (0, 50, 200)
+
+
+def stack_scaling(docker_host: str, repeat: int) -> list[str]:
+    """The team's case: its stack runs (six compose services of the alpine-test profile) beside
+    0, 50 and 200 unrelated containers; a whole load and a whole `explain` process."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_host, version="auto", timeout=60)
+    run_id = uuid.uuid4().hex[:8]
+    project_dir = Path(tempfile.mkdtemp(prefix="lcb-netra-"))
+    shutil.copytree(NETRA, project_dir, dirs_exist_ok=True)
+    load_environ = {"DOCKER_HOST": docker_host, "NETRA_PROFILE": "alpine-test"}
+    process_environ = {**os.environ, **load_environ}
+    process_environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    labels = {"layercfg.bench": run_id}
+    rows = [
+        "| unrelated containers | full load (ms) | explain process (ms) |",
+        "|---:|---:|---:|",
+    ]
+    first: list[float] = []
+    try:
+        for service in STACK:
+            client.containers.run(
+                IMAGE,
+                ["busybox", "sleep", "3600"],
+                name=f"alpine-test-{service}-{run_id}",
+                labels={
+                    **labels,
+                    "com.docker.compose.project": f"bench-{run_id}",
+                    "com.docker.compose.service": f"alpine-test-{service}",
+                },
+                ports={f"{port}/tcp": ("127.0.0.1", None) for port in (8000, 8081, 3000, 5432, 6379, 8123, 9000)},
+                detach=True,
+            )
+        for count in UNRELATED:
+            running = len(client.containers.list(filters={"label": f"layercfg.bench={run_id}"})) - len(STACK)
+            for index in range(running, count):
+                client.containers.run(
+                    IMAGE,
+                    ["busybox", "httpd", "-f", "-p", "8000"],
+                    name=f"bench-{run_id}-{index}",
+                    labels=labels,
+                    ports={"8000/tcp": ("127.0.0.1", None)},
+                    detach=True,
+                )
+            loaded = layercfg.load(project_dir=project_dir, environ=load_environ)
+            winners = [loaded.trace.fields[f].winner.origin.layer.label for f in ("backend_url", "database_url")]
+            assert winners == ["discovery", "discovery"], winners  # the stack is found, or the timing is not this case
+
+            def explain_process() -> object:
+                return subprocess.run(
+                    [sys.executable, "-m", "layercfg", "explain", "backend_url"],
+                    cwd=project_dir,
+                    env=process_environ,
+                    capture_output=True,
+                    check=True,
+                )
+
+            times = [
+                median_seconds(lambda: layercfg.load(project_dir=project_dir, environ=load_environ), repeat),
+                median_seconds(explain_process, max(repeat // 3, 3)),
+            ]
+            first = first or times
+            cells = [f"{t * 1000:.1f} ({t / f:.2f}x)" for t, f in zip(times, first, strict=True)]
+            rows.append(f"| {count} | " + " | ".join(cells) + " |")
+    finally:
+        for container in client.containers.list(all=True, filters={"label": f"layercfg.bench={run_id}"}):
+            container.remove(force=True)
+        client.close()
+    return rows
+
+
 @contextlib.contextmanager
 def failing_socket(kind: str) -> Iterator[str]:
     """A DOCKER_HOST that fails in the way ``kind`` names."""
@@ -203,6 +278,8 @@ def main() -> None:
     with engine() as docker_host:
         print(f"discover() against {docker_host}, median of {args.repeat} runs, one query:\n")
         print("\n".join(scaling(docker_host, args.repeat)))
+        print(f"\nThe stack of six services running beside unrelated containers, median of {args.repeat} runs:\n")
+        print("\n".join(stack_scaling(docker_host, args.repeat)))
     repeat = max(args.repeat // 3, 1)
     print(f"\ndiscover() against a failing engine, median of {repeat} runs:\n")
     print("\n".join(failures(repeat)))

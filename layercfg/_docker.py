@@ -305,19 +305,29 @@ class _Session:
                 name = query.names[index]
                 candidates[summary["Id"]] = _Candidate(summary, _STRATEGIES[strategy], name, rank)
 
-        # One listing of the running containers (of the compose project, when one is set) serves every
-        # query of this session, matched here by compose label, exact name and, when neither matched, network
-        # alias: the engine is asked a constant number of times per load (one list call, plus inspections
-        # for aliases), whatever the services and names. Every list call, filtered or not, costs the engine
-        # a scan of all containers, so one unfiltered call is cheaper than several filtered ones.
+        # Listings are shared by every query of this session and matched here by compose label, exact
+        # name and, when neither matched, network alias: the engine is asked at most three list calls per
+        # load (plus inspections for aliases), whatever the services, names and containers. The engine
+        # builds a summary for every container a list call returns, so the first listing is the compose
+        # containers only (a label filter, cheap however many other containers run); the listing of
+        # every running container is made only for a service no compose container matched.
         wanted = {name: index for index, name in reversed(list(enumerate(query.names)))}
-        for summary in self._running(query.project):
-            service = (summary.get("Labels") or {}).get(SERVICE_LABEL)
-            if service in wanted:
-                add(summary, 0, wanted[service])
-            for own in {n.lstrip("/") for n in summary.get("Names") or ()}:
-                if own in wanted:
-                    add(summary, 1, wanted[own])
+
+        def match(listing: list[Mapping[str, Any]]) -> None:
+            for summary in listing:
+                service = (summary.get("Labels") or {}).get(SERVICE_LABEL)
+                if service in wanted:
+                    add(summary, 0, wanted[service])
+                for own in {n.lstrip("/") for n in summary.get("Names") or ()}:
+                    if own in wanted:
+                        add(summary, 1, wanted[own])
+
+        if query.project:
+            match(self._running(query.project))
+        else:
+            match(self._compose_running())
+            if not candidates:
+                match(self._running(None))
         notes: list[DockerProblem] = []
         if not candidates and query.names:
             notes += self._match_aliases(query, add)
@@ -355,6 +365,13 @@ class _Session:
             f"use a compose service label or the container name instead"
         )
         return [DockerProblem("no-container", message, self.endpoint.url, self.clock.elapsed())]
+
+    def _compose_running(self) -> list[Mapping[str, Any]]:
+        """The running containers of every compose service (one label-filtered list call per session)."""
+        key = f"{SERVICE_LABEL}=*"  # not a project name compose allows: a key of its own in the cache
+        if key not in self._all_running:
+            self._all_running[key] = self.containers({"label": [SERVICE_LABEL]})
+        return self._all_running[key]
 
     def _running(self, project: str | None) -> list[Mapping[str, Any]]:
         if project not in self._all_running:
