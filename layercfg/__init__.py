@@ -22,6 +22,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
+    from ._explainer import explain_failure
     from ._load import Loaded, explain, load, load_config, provenance
     from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, Trace
     from ._schema import Derivation, Service, Setting, setting
@@ -50,6 +51,7 @@ __all__ = [
     "UnknownFieldError",
     "UnknownProfileError",
     "explain",
+    "explain_failure",
     "load",
     "load_config",
     "provenance",
@@ -62,6 +64,7 @@ __all__ = [
 _LAZY = {
     "Loaded": "._load",
     "explain": "._load",
+    "explain_failure": "._explainer",
     "load": "._load",
     "load_config": "._load",
     "provenance": "._load",

@@ -235,10 +235,25 @@ def precedence(as_json: bool) -> None:
 @click.argument("second")
 @common_options
 @json_option
+@click.option("--receipt", "receipts", is_flag=True, help="FIRST and SECOND are run receipts (.layercfg/run.json).")
 @click.pass_context
-def diff(ctx: click.Context, /, first: str, second: str, as_json: bool, **given: Any) -> None:
-    """Show the fields whose values differ between profile FIRST and profile SECOND."""
+def diff(ctx: click.Context, /, first: str, second: str, as_json: bool, receipts: bool, **given: Any) -> None:
+    """Show the fields whose values differ between profile FIRST and profile SECOND (or two run receipts)."""
     options = _options(ctx, **given)
+    if receipts:
+        from ._receipt import diff_receipts, read_receipt
+
+        changes = diff_receipts(read_receipt(first), read_receipt(second))
+        if as_json:
+            click.echo(_render.dumps({"receipts": [first, second], "differences": changes}))
+            return
+        if not changes:
+            click.echo(f"{first} and {second} resolved the same values and saw the same services")
+        for change in changes:
+            click.echo(f"{change['what']}")
+            click.echo(f"  {first:<24} {change['first']}")
+            click.echo(f"  {second:<24} {change['second']}")
+        return
     left = _load(options, profile=first)
     right = _load(options, profile=second)
     rows: list[dict[str, Any]] = []

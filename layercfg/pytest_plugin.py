@@ -11,7 +11,7 @@ using the fixture or the marker. Everything else is imported on first use. See d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 _WORKERINPUT_KEY = "layercfg_loaded"
 _WORKERINPUT_ERROR_KEY = "layercfg_error"
 _GATE = "_layercfg_requires_service"
+_LEDGER_KEY = "layercfg.service"
+_WHY_SECTION = "layercfg: why this connection failed"
 _OVERRIDE_SOURCE = "--layercfg-set"
 
 
@@ -58,6 +60,9 @@ class _State:
         self.shipped_error: str | None = None
         self.payload: dict[str, str] | None = None  # what the controller sends every worker
         self.probes: dict[str, ProbeResult] = {}
+        self.ledger: dict[str, dict[str, Any]] = {}  # service -> what it resolved to, probe, tests ran/skipped
+        self.counted: set[tuple[str, str, str]] = set()  # (nodeid, service, phase) already in the ledger
+        self.timeout_plugin = False  # pytest-timeout is active: wait_for_service compares its limit
 
     @property
     def active(self) -> bool:
@@ -125,6 +130,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "layercfg_strict", "Fail instead of skip when a required service is down.", type="bool", default=False
     )
+    group.addoption(
+        "--layercfg-skip-budget",
+        dest="layercfg_skip_budget",
+        metavar="N",
+        type=int,
+        default=None,
+        help="Fail the run when more than N tests are skipped by requires_service (default: 0 under CI=true).",
+    )
+    group.addoption(
+        "--layercfg-receipt",
+        dest="layercfg_receipt",
+        metavar="PATH",
+        default=None,
+        help="Where the run receipt (JSON) is written; 'off' writes none (default: .layercfg/run.json).",
+    )
+    parser.addini(
+        "layercfg_skip_budget", "Most requires_service skips a passing run may have.", type="string", default=""
+    )
+    parser.addini(
+        "layercfg_receipt",
+        "Path of the run receipt, relative to the rootdir; 'off' for none.",
+        type="string",
+        default="",
+    )
 
 
 def _assignments(lines: list[str], where: str) -> dict[str, str]:
@@ -160,6 +189,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None:
         state.shipped = workerinput.get(_WORKERINPUT_KEY)
         state.shipped_error = workerinput.get(_WORKERINPUT_ERROR_KEY)
+    state.timeout_plugin = config.pluginmanager.hasplugin("timeout")
     config.stash[_STATE] = state
     if state.active:
         # One truth per session: the project's own load_config() calls get the session's config.
@@ -429,6 +459,20 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
             readiness = readiness_request(loaded.trace.info, field, str(url), health)
             state.probes[name] = probe(readiness, budget=budget)
         result = state.probes.get(name)
+        secrets = secret_values(loaded.trace)
+        request.node.user_properties.append(
+            (
+                _LEDGER_KEY,
+                {
+                    "service": name,
+                    "field": field,
+                    "url": mask_text(str(url), secrets) if url else None,
+                    "origin": f"{origin.layer.label}: {mask_text(str(origin), secrets)}",
+                    "probe": mask_text(result.describe(), secrets) if result is not None else f"{field} is not set",
+                    "ok": bool(result is not None and result.ok),
+                },
+            )
+        )
         if result is not None and result.ok:
             continue
         found = result.describe() if result is not None else f"{field} is not set"
@@ -449,7 +493,8 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
 def _time_limit(item: pytest.Item) -> float | None:
     """The limit pytest-timeout puts on ``item`` (marker, option, ini, PYTEST_TIMEOUT), if it is active."""
     config = item.config
-    if not config.pluginmanager.hasplugin("timeout"):
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.timeout_plugin:
         return None
     marker = item.get_closest_marker("timeout")
     value: object = None
@@ -492,3 +537,178 @@ def _with_time_limit(item: pytest.Item) -> Iterator[None]:
         return (yield)
     finally:
         test_time_limit.reset(token)
+
+
+# --- when a test cannot reach a service: the explainer, the skip ledger and the run receipt ---------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if not report.failed or call.excinfo is None or report.when not in ("setup", "call"):
+        return report
+    state = item.config.stash.get(_STATE, None)
+    if state is None or not state.active:
+        return report
+    outcome = _outcome(state, os.environ)
+    if isinstance(outcome, _Failure):
+        return report
+    from ._explainer import explain_exception, test_source
+
+    try:
+        section = explain_exception(call.excinfo.value, outcome.trace, test_text=test_source(item))
+    except Exception as exc:  # an explanation must never hide the test's own failure
+        section = f"(layercfg could not explain this failure: {type(exc).__name__}: {exc})"
+    if section:
+        report.sections.append((_WHY_SECTION, section))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    entries: list[dict[str, Any]] = [
+        value for key, value in report.user_properties if key == _LEDGER_KEY and isinstance(value, dict)
+    ]
+    if not entries:
+        return
+    state = _REPORTING.get("state")
+    if state is None:
+        return
+    for entry in entries:
+        service = entry["service"]
+        ledger = state.ledger.setdefault(service, {**entry, "ran": 0, "skipped": 0, "errors": 0})
+        key = (report.nodeid, service, report.when)
+        if key in state.counted:
+            continue
+        state.counted.add(key)
+        if report.when == "setup" and report.skipped:
+            ledger["skipped"] += 1
+        elif report.when == "setup" and report.failed and not entry["ok"]:
+            ledger["errors"] += 1
+        elif report.when == "call":
+            ledger["ran"] += 1
+
+
+# The state the report hooks use: pytest_runtest_logreport gets no config (set at session start).
+_REPORTING: dict[str, _State] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = session.config.stash.get(_STATE, None)
+    if state is not None:
+        _REPORTING["state"] = state
+
+
+def _skip_budget(config: pytest.Config) -> int | None:
+    option = config.getoption("layercfg_skip_budget")
+    if option is not None:
+        return int(option)
+    text = str(config.getini("layercfg_skip_budget")).strip()
+    if text:
+        try:
+            return int(text)
+        except ValueError:
+            raise pytest.UsageError(f"layercfg_skip_budget: expected a number of tests, got {text!r}") from None
+    return 0 if _is_ci(os.environ) else None
+
+
+def _over_budget(config: pytest.Config, state: _State) -> tuple[int, int] | None:
+    budget = _skip_budget(config)
+    skipped = sum(entry["skipped"] for entry in state.ledger.values())
+    return (skipped, budget) if budget is not None and skipped > budget else None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.active or hasattr(config, "workerinput"):
+        return
+    if _over_budget(config, state) is not None and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    _write_receipt(config, state)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.ledger or hasattr(config, "workerinput"):
+        return
+    terminalreporter.write_sep("=", "layercfg: service summary")
+    width = max(len(name) for name in state.ledger)
+    for name, entry in state.ledger.items():
+        status = "up" if entry["ok"] else "down"
+        counts = [f"{entry['ran']} tests"]
+        if entry["skipped"]:
+            counts.append(f"{entry['skipped']} skipped")
+        if entry["errors"]:
+            counts.append(f"{entry['errors']} errors")
+        terminalreporter.write_line(
+            f"{name:<{width}}  {entry['url'] or '(unset)'} ({entry['origin']})  {status}  {', '.join(counts)}"
+        )
+        if not entry["ok"]:
+            terminalreporter.write_line(f"{'':<{width}}  probe: {entry['probe']}")
+    over = _over_budget(config, state)
+    if over is not None:
+        skipped, budget = over
+        why = "CI=true: " if _is_ci(os.environ) and config.getoption("layercfg_skip_budget") is None else ""
+        terminalreporter.write_line(
+            f"{why}{skipped} requires_service skips exceed layercfg_skip_budget = {budget}: the run fails"
+        )
+    path = _receipt_path(config)
+    if path is not None and path.exists():
+        terminalreporter.write_line(f"receipt written to {path}")
+
+
+def _receipt_path(config: pytest.Config) -> Path | None:
+    value = config.getoption("layercfg_receipt") or str(config.getini("layercfg_receipt")).strip()
+    if value == "off":
+        return None
+    path = Path(value or ".layercfg/run.json")
+    return path if path.is_absolute() else config.rootpath / path
+
+
+def _write_receipt(config: pytest.Config, state: _State) -> None:
+    """The run receipt: what the session resolved and what its services answered, secrets masked."""
+    path = _receipt_path(config)
+    if path is None:
+        return
+    outcome = _outcome(state, os.environ) if state.process is not None or state.ledger else state.process
+    if outcome is None:
+        return
+    import json
+
+    from ._render import display, mask_text, secret_values
+
+    receipt: dict[str, Any] = {"version": 1}
+    if isinstance(outcome, _Failure):
+        receipt["error"] = outcome.message
+    else:
+        trace = outcome.trace
+        secrets = secret_values(trace)
+        receipt["profiles"] = list(trace.profiles)
+        receipt["fields"] = {
+            name: {
+                "value": display(field.value, secret=field.secret),
+                "layer": field.winner.origin.layer.label,
+                "source": mask_text(field.winner.origin.source, secrets),
+                "location": field.winner.origin.location,
+                "variable": field.winner.origin.variable,
+            }
+            for name, field in trace.fields.items()
+        }
+        receipt["warnings"] = [mask_text(warning, secrets) for warning in trace.warnings]
+        receipt["fallback"] = trace.fallback.reason if trace.fallback is not None else None
+        docker = trace.discovery.docker if trace.discovery is not None else None
+        receipt["docker"] = (
+            {"engine": docker.engine, "problem": docker.problem.message if docker.problem else None}
+            if docker is not None
+            else None
+        )
+    receipt["services"] = state.ledger
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(receipt, indent=1, default=str) + "\n", encoding="utf-8")
+    except OSError as exc:
+        config.issue_config_time_warning(
+            pytest.PytestWarning(f"layercfg: cannot write the run receipt {path}: {exc}"), 2
+        )
