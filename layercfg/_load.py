@@ -77,8 +77,7 @@ def unknown_variables(environ: Mapping[str, str], info: SchemaInfo, settings: Pr
         hint = suggest(name, [n for n in info.by_env_name if n.startswith(prefix)])
         advice = f"; did you mean {hint}?" if hint else ""
         warnings.append(
-            f"env {name} is not a variable layercfg reads{advice} "
-            f"(ignore_variables in [tool.layercfg] silences this)"
+            f"env {name} is not a variable layercfg reads{advice} (ignore_variables in [tool.layercfg] silences this)"
         )
     return warnings
 

@@ -26,7 +26,7 @@ def read_receipt(path: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise SourceError(f"not a run receipt: malformed JSON ({exc.msg}, line {exc.lineno})", location=path) from None
     if not isinstance(data, dict) or data.get("version") != 1:
-        raise SourceError("not a run receipt (no \"version\": 1)", location=path)
+        raise SourceError('not a run receipt (no "version": 1)', location=path)
     return data
 
 

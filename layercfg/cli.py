@@ -192,9 +192,7 @@ def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
         )
     why_none = reader.why_none()
     if as_json:
-        click.echo(
-            _render.dumps({"profiles": rows, "errors": [str(e) for e in reader.errors], "why_none": why_none})
-        )
+        click.echo(_render.dumps({"profiles": rows, "errors": [str(e) for e in reader.errors], "why_none": why_none}))
         return
     if why_none:
         click.echo(f"no profiles: {why_none}", err=True)
