@@ -50,16 +50,30 @@ def write_inputs(root: Path) -> None:
     )
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
+def timed(command: list[str], env: dict[str, str], cwd: Path, peaks: list[int] | None = None) -> float:
+    """Seconds one process took; its peak resident memory (KiB, from wait4) goes to ``peaks``."""
     start = time.perf_counter()
-    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"{command[0]} failed:\n{result.stderr}")
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{command[0]} failed:\n{stderr}")
+    if peaks is not None:
+        peaks.append(usage.ru_maxrss)
     return elapsed
 
 
-def whole_process(rounds: int) -> list[tuple[str, float, float, float]]:
+def engine_answers(docker_host: str | None) -> bool:
+    from layercfg._docker import check_engine
+
+    return bool(docker_host) and check_engine(environ={"DOCKER_HOST": str(docker_host)}) is None
+
+
+def whole_process(rounds: int) -> list[tuple[str, float, float, float, int, int]]:
+    """Paired, interleaved runs for each case: (case, ours, theirs, median ratio, our KiB, their KiB)."""
     import compileall
 
     import layercfg
@@ -68,10 +82,9 @@ def whole_process(rounds: int) -> list[tuple[str, float, float, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_inputs(root)
-        skip = ("NETRA", "DYNACONF", "ENV_FOR", "PYTHONDONTWRITEBYTECODE")
+        skip = ("NETRA", "DYNACONF", "ENV_FOR", "PYTHONDONTWRITEBYTECODE", "DOCKER_HOST")
         base = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
         ours = [str(BIN / "layercfg"), "explain", "backend_url"]
-        ours_env = {**base, "NETRA_PROFILE": "docker", "NETRA_BACKEND_URL": "http://localhost:9000"}
         theirs = [str(BIN / "dynaconf"), "-i", "dynconf.settings", "inspect", "-k", "BACKEND_URL"]
         theirs_env = {
             **base,
@@ -79,16 +92,43 @@ def whole_process(rounds: int) -> list[tuple[str, float, float, float]]:
             "NETRA_BACKEND_URL": "http://localhost:9000",
             "PYTHONPATH": str(root),
         }
-        for _ in range(3):  # warm the OS caches and .pyc files
-            timed(ours, ours_env, root)
-            timed(theirs, theirs_env, root)
-        a, b = [], []
-        for i in range(rounds):
-            pair = [(ours, ours_env, a), (theirs, theirs_env, b)]
-            for command, env, sink in pair if i % 2 == 0 else reversed(pair):
-                sink.append(timed(command, env, root))
-        ratios = [x / y for x, y in zip(a, b, strict=True)]
-        return [("explain vs dynaconf inspect", statistics.median(a), statistics.median(b), statistics.median(ratios))]
+        common = {**base, "NETRA_PROFILE": "docker", "NETRA_BACKEND_URL": "http://localhost:9000"}
+        cases = {
+            "discovery off": {**common, "NETRA_DISCOVERY": "off"},
+            "docker profile, no engine": {
+                **common,
+                "NETRA_DISCOVERY": "auto",
+                "DOCKER_HOST": "unix:///nonexistent-layercfg-bench/docker.sock",
+            },
+        }
+        live = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        if engine_answers(live):
+            cases["docker profile, engine up"] = {**common, "NETRA_DISCOVERY": "auto", "DOCKER_HOST": live}
+        results = []
+        for case, ours_env in cases.items():
+            for _ in range(3):  # warm the OS caches and .pyc files
+                timed(ours, ours_env, root)
+                timed(theirs, theirs_env, root)
+            a: list[float] = []
+            b: list[float] = []
+            peak_a: list[int] = []
+            peak_b: list[int] = []
+            for i in range(rounds):
+                pair = [(ours, ours_env, a, peak_a), (theirs, theirs_env, b, peak_b)]
+                for command, env, sink, peaks in pair if i % 2 == 0 else reversed(pair):
+                    sink.append(timed(command, env, root, peaks))
+            ratios = [x / y for x, y in zip(a, b, strict=True)]
+            results.append(
+                (
+                    case,
+                    statistics.median(a),
+                    statistics.median(b),
+                    statistics.median(ratios),
+                    int(statistics.median(peak_a)),
+                    int(statistics.median(peak_b)),
+                )
+            )
+        return results
 
 
 def in_process(sizes: list[int], repeats: int) -> list[tuple[int, float, float]]:
@@ -125,10 +165,16 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"## Whole process ({args.rounds} interleaved pairs)\n")
-    print("| comparison | layercfg median | dynaconf median | ratio (median of pairs) | target |")
-    print("|---|---|---|---|---|")
-    for name, ours, theirs, ratio in whole_process(args.rounds):
-        print(f"| {name} | {ours * 1000:.1f} ms | {theirs * 1000:.1f} ms | {ratio:.2f}x | <= 1.00x |")
+    print("`layercfg explain backend_url` vs `dynaconf inspect -k BACKEND_URL` (discovery off, then the docker")
+    print("profile without an engine, then with one when DOCKER_HOST answers); peak RSS from wait4.\n")
+    print("| case | layercfg | dynaconf | ratio (median of pairs) | target | peak RSS layercfg | peak RSS dynaconf |")
+    print("|---|---|---|---|---|---|---|")
+    targets = {"discovery off": "<= 0.75x", "docker profile, no engine": "<= 1.00x"}
+    for name, ours, theirs, ratio, mem_a, mem_b in whole_process(args.rounds):
+        print(
+            f"| {name} | {ours * 1000:.1f} ms | {theirs * 1000:.1f} ms | {ratio:.2f}x | {targets.get(name, '')} "
+            f"| {mem_a / 1024:.1f} MiB | {mem_b / 1024:.1f} MiB |"
+        )
 
     print(f"\n## In process: load() after imports ({args.repeats} repeats)\n")
     print("| fields | median | best | per field | target |")

@@ -13,13 +13,14 @@ nodes carry their line numbers, and raw scalar text sidesteps YAML 1.1 quirks th
 
 from __future__ import annotations
 
+import importlib
 import os
 import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import yaml
 
 from layercfg._files import is_dir, read_text
 from layercfg._interpolate import Interpolated, InterpolationError, Lookup, interpolate
@@ -38,6 +39,23 @@ __all__ = [
     "load_compose_file",
     "resolve_build",
 ]
+
+
+class _ImportedOnUse:
+    """A module imported on first attribute use: PyYAML costs ~20 ms to import, and a load whose
+    profile names compose files that do not exist (the docker profile in most checkouts) reads none."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    import yaml
+else:
+    yaml = _ImportedOnUse("yaml")
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NULL_TAG = "tag:yaml.org,2002:null"

@@ -113,15 +113,23 @@ class _Endpoint:
 
 
 def _resolve_endpoint(environ: Mapping[str, str]) -> _Endpoint:
-    """Pick the engine the way the Docker CLI and SDK do: DOCKER_HOST, else the current context."""
-    from docker.utils import kwargs_from_env
+    """Pick the engine the way the Docker CLI and SDK do: DOCKER_HOST, else the current context.
 
-    # kwargs_from_env treats an empty mapping as "use os.environ"; a placeholder keeps it on ours.
-    params = kwargs_from_env(environment=dict(environ) or {"_LAYERCFG_EMPTY_ENVIRON": ""})
-    tls = params.get("tls")
+    The docker SDK is imported only where it decides something (TLS settings, a tcp:// host, a
+    context): a unix socket is a path, and a missing one must cost a stat, not the SDK's import.
+    """
     host = environ.get("DOCKER_HOST")
-    if host:
-        return _Endpoint(str(params["base_url"]), f"DOCKER_HOST={host}", tls)
+    tls = None
+    if environ.get("DOCKER_TLS_VERIFY") or environ.get("DOCKER_CERT_PATH") or (host and not host.startswith("unix://")):
+        from docker.utils import kwargs_from_env
+
+        # kwargs_from_env treats an empty mapping as "use os.environ"; a placeholder keeps it on ours.
+        params = kwargs_from_env(environment=dict(environ) or {"_LAYERCFG_EMPTY_ENVIRON": ""})
+        tls = params.get("tls")
+        if host:
+            return _Endpoint(str(params["base_url"]), f"DOCKER_HOST={host}", tls)
+    elif host:
+        return _Endpoint(host, f"DOCKER_HOST={host}")
     context = _current_context(environ)
     if context is not None:
         return context
@@ -143,9 +151,6 @@ def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
     from ``environ`` rather than ``os.environ`` (the SDK's helpers read DOCKER_CONFIG from the
     process environment only). Returns None for the built-in ``default`` context.
     """
-    from docker.context.config import get_context_id
-    from docker.tls import TLSConfig
-
     config_dir = _docker_config_dir(environ)
     name = environ.get("DOCKER_CONTEXT")
     origin = "DOCKER_CONTEXT"
@@ -158,6 +163,9 @@ def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
             name = None
     if not name or name == "default":
         return None
+    from docker.context.config import get_context_id
+    from docker.tls import TLSConfig
+
     context_id = get_context_id(name)
     meta_file = os.path.join(config_dir, "contexts", "meta", context_id, "meta.json")
     if not os.path.lexists(meta_file):
@@ -201,8 +209,7 @@ def _is_not_found(exc: BaseException) -> bool:
 
 
 def _kind(exc: BaseException) -> str:
-    import requests
-
+    # requests' Timeout is known by name: classifying a missing socket must not import requests.
     for cause in _causes(exc):
         if isinstance(cause, FileNotFoundError):
             return "socket-missing"
@@ -210,9 +217,17 @@ def _kind(exc: BaseException) -> str:
             return "connection-refused"
         if isinstance(cause, PermissionError):
             return "permission-denied"
-        if isinstance(cause, TimeoutError | socket.timeout | requests.Timeout):
+        if isinstance(cause, TimeoutError | socket.timeout):
             return "timeout"
-        if type(cause).__name__ in {"ReadTimeoutError", "ConnectTimeoutError"}:  # urllib3's
+        # requests' Timeout family and urllib3's, by their own names (urllib3's NewConnectionError
+        # derives from ConnectTimeoutError, so the class hierarchy would call a refusal a timeout).
+        if type(cause).__name__ in {
+            "Timeout",
+            "ConnectTimeout",
+            "ReadTimeout",
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+        }:
             return "timeout"
     return "error"
 
