@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from layercfg._files import is_dir, read_text
+from layercfg._files import exists, is_dir, read_text
 from layercfg._interpolate import Interpolated, InterpolationError, Lookup, interpolate
 from layercfg._ports import parse_short_port, port_pairs, protocol_name
 from layercfg.exceptions import MalformedFileError, UnreadableFileError
@@ -246,6 +246,9 @@ def find_compose_file(
         searched.append(candidate)
         if candidate.is_file():
             return FoundComposeFile(requested, candidate, candidate != wanted, tuple(searched))
+        if candidate == wanted and exists(candidate):
+            # There, but no regular file (a directory, a symlink loop): reading it says why.
+            return FoundComposeFile(requested, candidate, False, tuple(searched))
     return FoundComposeFile(requested, None, False, tuple(searched))
 
 

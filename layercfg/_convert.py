@@ -34,6 +34,25 @@ def show_raw(raw: object, secret: bool) -> str:
     return mask_url_passwords(repr(raw))
 
 
+_HOST_FORBIDDEN = frozenset("/@?#[]%\\")
+
+
+def _check_host(spec: FieldSpec, value: str, raw: object) -> None:
+    """A host part is a host name or an address: it joins a URL, so it may not carry URL syntax."""
+    bad = not value or any(char.isspace() or ord(char) < 32 or char in _HOST_FORBIDDEN for char in value)
+    if not bad and ":" in value:
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(value)
+        except ValueError:
+            bad = True
+    if bad:
+        raise Invalid(
+            f"expected a host name or an IP address (no port, brackets or URL syntax), got {show_raw(raw, spec.secret)}"
+        )
+
+
 def convert(spec: FieldSpec, raw: object) -> object:
     """Convert ``raw`` for ``spec`` or raise :class:`Invalid`."""
     value = _convert_type(spec.type, raw, spec)
@@ -166,6 +185,8 @@ MAX_SECONDS = 365 * 24 * 3600
 
 
 def _check(spec: FieldSpec, value: object, raw: object) -> None:
+    if spec.part == "host" and isinstance(value, str):
+        _check_host(spec, value, raw)
     if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
         raise Invalid(f"expected at least {spec.minimum:g}, got {show_raw(raw, spec.secret)}")
     if spec.unit == "seconds" and isinstance(value, (int, float)) and value > MAX_SECONDS:

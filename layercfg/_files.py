@@ -63,9 +63,12 @@ def exists(path: Path) -> bool:
     """``path.exists()`` that answers True when it cannot tell (a directory it may not enter): the
     caller then reports why the file could not be read rather than skipping it as absent."""
     try:
-        return path.exists()
-    except (OSError, RuntimeError):
+        os.lstat(path)  # a symlink loop or a dangling link is there too, and its reason is worth saying
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
         return True
+    return True
 
 
 def is_dir(path: Path) -> bool:

@@ -121,7 +121,9 @@ def key_lines(text: str) -> dict[tuple[str, str], int]:
     """Best-effort line of every ``key =`` under its table; the parser stays the authority on values."""
     lines: dict[tuple[str, str], int] = {}
     table = ""
-    for number, line in enumerate(text.splitlines(), 1):
+    # TOML ends lines with LF or CRLF only: str.splitlines() would also break at U+2028, U+0085 and
+    # friends, which a TOML string may hold, and shift every line number after them.
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1):
         header = _TABLE_LINE.match(line)
         if header:
             table = header.group(1).strip().strip("\"'")
@@ -131,6 +133,9 @@ def key_lines(text: str) -> dict[tuple[str, str], int]:
         if key:
             lines.setdefault((table, key.group(1).strip("\"'")), number)
     return lines
+
+
+_HUGE_INTEGER = re.compile(r"[0-9_]{4300,}")
 
 
 class ProfileReader:
@@ -178,6 +183,15 @@ class ProfileReader:
             raise MalformedFileError(f"malformed TOML: {message}", location=display) from None
         except RecursionError:
             raise MalformedFileError("malformed TOML: nested too deeply", location=display) from None
+        except ValueError:  # an integer over Python's 4300-digit conversion limit (tomllib lets it through)
+            huge = _HUGE_INTEGER.search(text)
+            line = text.count("\n", 0, huge.start()) + 1 if huge else None
+            key = text.split("\n")[line - 1].partition("=")[0].strip() if line else ""
+            where = f"{display}:{line}" if line else display
+            what = f" ({key} = <{len(huge.group(0))} digits>)" if huge and key else ""
+            raise MalformedFileError(
+                f"malformed TOML: an integer of more than 4300 digits{what}", location=where
+            ) from None
 
     def read(self, name: str, *, referenced_at: str | None = None) -> Profile | None:
         """Parse and check one profile; None when it had errors (they are collected)."""

@@ -140,7 +140,7 @@ def _read_settings(root: Path, pyproject: Path) -> ProjectSettings:
     text = _read_text(pyproject)
     try:
         document = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or an integer over 4300 digits
         raise MalformedFileError(f"malformed TOML: {exc}", location=str(pyproject)) from None
     tool = document.get("tool", {})
     if not isinstance(tool, dict):

@@ -187,6 +187,7 @@ class FieldSpec:
     switches: tuple[tuple[str, str], ...] = ()
     attribute: bool = True  # an attrs field of the schema (False: an engine or service setting of the load)
     part_of: str | None = None  # the URL field this field is a part (host, port, ...) of
+    part: str | None = None  # which part of it: "host", "port", "user", "password" or "database"
 
     @property
     def switch_names(self) -> tuple[str, ...]:

@@ -170,7 +170,9 @@ def read_env_file(path: Path, display: str, environ: Mapping[str, str] | None = 
     such a value's later lines are assignments themselves, only the opening line is skipped
     (and named), and the lines after it are read on their own.
     """
-    text = read_text(path, display, "env file")
+    # CRLF as LF: python-dotenv counts "\r\n" after an unparsable line as two line ends, and keeps the
+    # CR inside a quoted multi-line value.
+    text = read_text(path, display, "env file").replace("\r\n", "\n")
     values: dict[str, tuple[str, int]] = {}
     quoted: set[str] = set()
     warnings: list[str] = []

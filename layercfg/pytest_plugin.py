@@ -83,7 +83,7 @@ class _State:
 
         try:
             document = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # TOMLDecodeError, UnicodeDecodeError, a 4300-digit integer
             return True  # let the load report the malformed file
         tool = document.get("tool")
         return isinstance(tool, dict) and "layercfg" in tool
