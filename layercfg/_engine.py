@@ -18,14 +18,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import attrs
 
 from ._files import read_text
-from .exceptions import LayercfgError
+from .exceptions import LayercfgError, walk_causes
 
 __all__ = ["DEFAULT_ENGINE", "DockerProblem"]
 
@@ -231,27 +231,13 @@ def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
     return _Endpoint(str(host), f"Docker context {name!r} from {origin}", tls)
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps: causes, contexts, urllib3 reasons, args."""
-    seen: set[int] = set()
-    stack = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-        stack.extend(item for item in wrapped if isinstance(item, BaseException))
-
-
 def _is_not_found(exc: BaseException) -> bool:
     return getattr(getattr(exc, "response", None), "status_code", None) == 404
 
 
 def _kind(exc: BaseException) -> str:
     # requests' Timeout is known by name: classifying a missing socket must not import requests.
-    for cause in _causes(exc):
+    for cause in walk_causes(exc):
         if isinstance(cause, FileNotFoundError):
             return "socket-missing"
         if isinstance(cause, ConnectionRefusedError):

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from .exceptions import walk_causes
+
 if TYPE_CHECKING:
     from ._probe import ProbeRequest, ProbeResult
     from ._provenance import FieldTrace, Trace
@@ -87,25 +89,9 @@ def address_of_url(url: str) -> Address | None:
     return Address(_fold(parts.hostname), port, url)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
-            if isinstance(linked, BaseException):
-                stack.append(linked)
-        if isinstance(current, BaseExceptionGroup):
-            stack.extend(current.exceptions)
-
-
 def connection_failure(exc: BaseException) -> BaseException | None:
     """The connection-class exception in ``exc``'s chain (``exc`` itself first), if any."""
-    for current in _chain(exc):
+    for current in walk_causes(exc):
         if any(klass.__name__ in _CONNECTION_CLASSES for klass in type(current).__mro__):
             return current
     return None
@@ -119,7 +105,7 @@ def addresses_in(exc: BaseException) -> list[Address]:
         if address is not None and all((a.host, a.port) != (address.host, address.port) for a in found):
             found.append(address)
 
-    for current in _chain(exc):
+    for current in walk_causes(exc):
         request = getattr(current, "request", None)
         url = getattr(request, "url", None)
         if url is not None:
@@ -142,7 +128,7 @@ def addresses_in(exc: BaseException) -> list[Address]:
 def _frame_addresses(exc: BaseException) -> Iterator[Address]:
     """Addresses in the failing frames' locals, innermost first: ``socket.create_connection``'s
     ``address`` and a connection object's ``host``/``port`` (http.client, urllib3, most clients)."""
-    for current in _chain(exc):
+    for current in walk_causes(exc):
         frames = []
         tb = current.__traceback__
         while tb is not None:

@@ -7,7 +7,7 @@ test harness can print ``str(exc)`` and a program can inspect the fields.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -218,3 +218,20 @@ class StackError(LayercfgError):
         self.service = service
         self.logs = logs
         super().__init__(message)
+
+
+def walk_causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps, each once: causes, contexts, a ``reason`` (urllib3, urllib),
+    exception arguments, and the members of an exception group. Not part of the public API."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        if isinstance(current, BaseExceptionGroup):
+            wrapped += current.exceptions
+        stack.extend(item for item in wrapped if isinstance(item, BaseException))
