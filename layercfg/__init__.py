@@ -17,12 +17,14 @@ from .exceptions import (
     ProfileError,
     ServiceTimeoutError,
     SourceError,
+    StackError,
     UnknownFieldError,
     UnknownProfileError,
 )
 
 if TYPE_CHECKING:
     from ._explainer import explain_failure
+    from ._lifecycle import StackReport, up
     from ._load import Loaded, explain, load, load_config, provenance
     from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, Trace
     from ._schema import Derivation, Service, Setting, setting
@@ -45,6 +47,8 @@ __all__ = [
     "ServiceTimeoutError",
     "Setting",
     "SourceError",
+    "StackError",
+    "StackReport",
     "Status",
     "TestEnvConfig",
     "Trace",
@@ -56,6 +60,7 @@ __all__ = [
     "load_config",
     "provenance",
     "setting",
+    "up",
     "wait_for_service",
     "wait_for_service_async",
     "websocket_url_from",
@@ -65,6 +70,8 @@ _LAZY = {
     "Loaded": "._load",
     "explain": "._load",
     "explain_failure": "._explainer",
+    "StackReport": "._lifecycle",
+    "up": "._lifecycle",
     "load": "._load",
     "load_config": "._load",
     "provenance": "._load",

