@@ -21,7 +21,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ._project import ProjectSettings
     from ._provenance import Trace
 
-__all__ = ["ServiceOutcome", "StackReport", "down", "up"]
+__all__ = ["ServiceOutcome", "StackReport", "down", "stop_started", "up"]
 
 MODES: Final = ("off", "reuse", "start", "start-and-stop")
 LOG_LINES: Final = 20
@@ -163,6 +163,18 @@ class StackReport:
 
     def header(self) -> str:
         return f"layercfg: {self.compose}, project {self.project}, engine {self.engine} ({self.engine_source})"
+
+    def summary(self) -> str:
+        """One line: ``stack netra-alpine-test: 2 reused, 3 started in 11.9 s; will stop the 3 it started``."""
+        if self.error is not None:
+            first = str(self.error).splitlines()[0]
+            name = self.project or "(unnamed)"
+            return f"stack {name}: start failed ({self.error.kind}: {first}); {self.fallback_reason}"
+        reused = sum(1 for outcome in self.services if outcome.action == "reused")
+        text = f"stack {self.project}: {reused} reused, {len(self.started)} started in {self.elapsed:.1f} s"
+        if self.stops_at_end and self.started:
+            text += f"; will stop the {len(self.started)} it started"
+        return text
 
     def lines(self) -> list[str]:
         """The receipts as ``layercfg up`` prints them."""
@@ -344,6 +356,52 @@ def _compose_project(
     )
 
 
+@contextlib.contextmanager
+def _project_lock(state_file: Path, name: str, budget: float, out: TextIO | None) -> Iterator[None]:
+    """Hold the compose project's lock: one ``up`` at a time per project (xdist workers, parallel runs).
+
+    The lock is ``flock`` on ``.layercfg/lifecycle/PROJECT.lock``; the others wait for it, then
+    find the stack running and reuse it. Where ``fcntl`` does not exist (Windows) there is no lock.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = state_file.with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        deadline = time.monotonic() + budget
+        said = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise StackError(
+                        f"project {name}: another layercfg up ({holder}) held {path} for more than "
+                        f"{budget:g} s (docker_startup_timeout + {UP_GRACE:g} s)",
+                        kind="timeout",
+                    ) from None
+                if not said and out is not None:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    print(f"layercfg: waiting for {holder}, which is bringing up project {name}", file=out)
+                    said = True
+                time.sleep(0.1)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _compose_services(
     wanted: Sequence[str], trace: Trace, reports: Sequence[ComposeReport]
 ) -> tuple[list[str], list[str]]:
@@ -504,6 +562,39 @@ def _reused(state: ContainerState) -> ServiceOutcome:
     return ServiceOutcome(state.service, "reused", detail, state.name, None, True, state.ports)
 
 
+def _resolved(
+    cfg: Any,
+    schema: type[Any] | None,
+    profile: str | Sequence[str] | None,
+    project_dir: str | os.PathLike[str] | None,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, object] | None,
+    override_source: str,
+) -> tuple[Trace, ProjectSettings, Sequence[Any]]:
+    """The settings' receipt, the project and its env files: from ``cfg``, else a load (fallback off)."""
+    from ._project import find_project
+
+    if cfg is not None:
+        from ._load import provenance
+
+        trace = provenance(cfg)
+        return trace, find_project(trace.project_dir), ()
+    from ._load import resolve
+
+    resolution = resolve(
+        schema,
+        profile=profile,
+        project_dir=project_dir,
+        environ=environ,
+        overrides=overrides,
+        override_source=override_source,
+        fallback="off",
+    )
+    if resolution.errors:
+        raise ConfigError(resolution.errors)
+    return resolution.trace, resolution.project, resolution.env_files
+
+
 def up(
     cfg: Any = None,
     *,
@@ -531,29 +622,7 @@ def up(
     """
     begin = time.monotonic()
     environ = os.environ if environ is None else environ
-    from ._project import find_project
-
-    env_files: Sequence[Any] = ()
-    if cfg is None:
-        from ._load import resolve
-
-        resolution = resolve(
-            schema,
-            profile=profile,
-            project_dir=project_dir,
-            environ=environ,
-            overrides=overrides,
-            override_source=override_source,
-            fallback="off",
-        )
-        if resolution.errors:
-            raise ConfigError(resolution.errors)
-        trace, project, env_files = resolution.trace, resolution.project, resolution.env_files
-    else:
-        from ._load import provenance
-
-        trace = provenance(cfg)
-        project = find_project(trace.project_dir)
+    trace, project, env_files = _resolved(cfg, schema, profile, project_dir, environ, overrides, override_source)
     settings = _settings(trace)
     mode, mode_source = settings.lifecycle, f"lifecycle from {settings.lifecycle_source}"
     if lifecycle is not None:
@@ -593,21 +662,11 @@ def up(
         return loaded.config, reason
 
     try:
-        return _up(
-            settings,
-            trace,
-            project,
-            environ,
-            env_files,
-            services,
-            project_name,
-            mode,
-            mode_source,
-            notes,
-            progress,
-            begin,
-            reload,
-        )
+        stack = _compose_project(settings, project, environ, env_files, project_name)
+        with _project_lock(stack.state_file, stack.name, settings.timeout + UP_GRACE, _progress_stream(progress)):
+            return _up(
+                settings, trace, project, stack, environ, services, mode, mode_source, notes, progress, begin, reload
+            )
     except StackError as error:
         if settings.fallback == "off":
             raise
@@ -639,10 +698,9 @@ def _up(
     settings: _Settings,
     trace: Trace,
     project: ProjectSettings,
+    stack: _Project,
     environ: Mapping[str, str],
-    env_files: Sequence[Any],
     services: Sequence[str] | None,
-    project_name: str | None,
     mode: str,
     mode_source: str,
     notes: list[str],
@@ -652,7 +710,6 @@ def _up(
 ) -> StackReport:
     from ._compose_cli import find_compose
 
-    stack = _compose_project(settings, project, environ, env_files, project_name)
     wanted, more_notes = _compose_services(
         services if services is not None else settings.services, trace, stack.reports
     )
@@ -740,8 +797,22 @@ def _up(
             process.kill()
             stdout, stderr = process.communicate()
             returncode = None
-    up_elapsed = time.monotonic() - up_start
     after = {state.service: state for state in watcher.latest.values()}
+    if returncode == 0:
+        # Compose's word is not the receipt: under load `up --wait` has exited 0 with a service
+        # still "health: starting". Hold it to the same budget, by its own ps.
+        after, stderr = _confirm_ready(runner, missing, after, up_start + wait_timeout, watcher, stderr)
+        unready = [after[s] for s in missing if s in after and not after[s].ready]
+        for state in unready:
+            # Said the way compose says it, so the failure is classified as compose's would be.
+            if state.state in ("exited", "dead"):
+                stderr += f"\ncontainer {state.name} exited ({state.exit_code})"
+            elif state.health == "unhealthy":
+                stderr += f"\ncontainer {state.name} is unhealthy"
+        if unready:
+            failed = any(state.state in ("exited", "dead") or state.health == "unhealthy" for state in unready)
+            returncode = 1 if failed else None  # None: the budget ran out, a timeout
+    up_elapsed = time.monotonic() - up_start
     started = tuple(
         s
         for s, state in after.items()
@@ -784,6 +855,33 @@ def _up(
     if mode == "start-and-stop" and started:
         _stop(runner, stack.name, started, created, str(stack.state_file))
     raise error
+
+
+def _confirm_ready(
+    runner: _Runner,
+    services: Sequence[str],
+    after: dict[str, ContainerState],
+    deadline: float,
+    watcher: _Watcher,
+    output: str,
+) -> tuple[dict[str, ContainerState], str]:
+    """Wait, until ``deadline``, for every service compose called up to be ready in ``ps`` too."""
+    waited = False
+    while any(not after[s].ready for s in services if s in after):
+        if time.monotonic() >= deadline or any(
+            after[s].state in ("exited", "dead") or after[s].health == "unhealthy" for s in services if s in after
+        ):
+            break
+        waited = True
+        time.sleep(POLL_EVERY)
+        with contextlib.suppress(LayercfgError):
+            watcher.observe(runner.ps())
+            after = {state.service: state for state in watcher.latest.values()}
+    if waited:
+        pending = [s for s in services if s in after and not after[s].ready]
+        said = f"compose up exited 0 before {', '.join(pending) or 'every service'} was ready; layercfg waited"
+        output = f"{output}\n{said}" if output else said
+    return after, output
 
 
 def _compose_error(what: str, done: Any, command: ComposeCommand, service: str | None) -> StackError:
@@ -942,31 +1040,8 @@ def down(
     schema: type[Any] | None = None,
 ) -> tuple[str, ...]:
     """Stop what ``up`` started in the project (its ``.layercfg/lifecycle/PROJECT.json``), and only that."""
-    from ._compose_cli import find_compose
-    from ._project import find_project
-
     environ = os.environ if environ is None else environ
-    env_files: Sequence[Any] = ()
-    if cfg is None:
-        from ._load import resolve
-
-        resolution = resolve(
-            schema,
-            profile=profile,
-            project_dir=project_dir,
-            environ=environ,
-            overrides=overrides,
-            override_source=override_source,
-            fallback="off",
-        )
-        if resolution.errors:
-            raise ConfigError(resolution.errors)
-        trace, project, env_files = resolution.trace, resolution.project, resolution.env_files
-    else:
-        from ._load import provenance
-
-        trace = provenance(cfg)
-        project = find_project(trace.project_dir)
+    trace, project, env_files = _resolved(cfg, schema, profile, project_dir, environ, overrides, override_source)
     settings = _settings(trace)
     stack = _compose_project(settings, project, environ, env_files, project_name)
     data = _read_state(stack.state_file)
@@ -976,8 +1051,32 @@ def down(
             f"nothing to stop: layercfg up started nothing in project {stack.name} "
             f"(no {project.relative(stack.state_file)})",
         )
-    command = find_compose(environ)
-    _, _, env = _engine(environ, settings.docker_timeout)
-    runner = _Runner(command, tuple(str(a) for a in data.get("args", ())), env, str(data.get("cwd", stack.directory)))
     created = [str(s) for s in data.get("created", ())]
-    return _stop(runner, stack.name, started, created, str(stack.state_file))
+    return stop_started(str(stack.state_file), started, created, environ, settings.docker_timeout)
+
+
+def stop_started(
+    state_file: str,
+    started: Sequence[str],
+    created: Sequence[str],
+    environ: Mapping[str, str],
+    docker_timeout: float = 2.0,
+) -> tuple[str, ...]:
+    """Stop ``started`` (remove ``created``) in the project whose ``up`` wrote ``state_file``.
+
+    What the pytest plugin calls at the end of a ``start-and-stop`` session: under xdist the worker
+    that started the stack is not the last to finish, so the controller stops it from the record.
+    """
+    from ._compose_cli import find_compose
+
+    path = Path(state_file)
+    data = _read_state(path)
+    still = [s for s in started if s in data.get("started", ())]
+    if not still:
+        return (f"nothing to stop: {', '.join(started) or 'nothing'} no longer recorded in {path.name}",)
+    command = find_compose(environ)
+    _, _, env = _engine(environ, docker_timeout)
+    project = str(data.get("project", path.stem))
+    runner = _Runner(command, tuple(str(a) for a in data.get("args", ())), env, str(data.get("cwd", path.parent)))
+    with _project_lock(path, project, COMMAND_TIMEOUT, None):
+        return _stop(runner, project, still, [s for s in created if s in still], state_file)

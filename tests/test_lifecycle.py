@@ -29,6 +29,7 @@ from layercfg._engine import _resolve_endpoint
 FIXTURE = Path(__file__).parent / "fixtures" / "lifecycle"
 VENV_BIN = str(Path(sys.executable).parent)
 pytestmark = pytest.mark.timeout(120)
+pytest_plugins = ["pytester"]
 
 
 def compose_path() -> str:
@@ -97,6 +98,15 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         timeout=100,
         check=False,
     )
+
+
+def up_failure(**arguments: Any) -> StackError:
+    """The StackError ``layercfg.up(None, **arguments)`` raises; the test fails with the report if it returns."""
+    try:
+        report = layercfg.up(None, **arguments)
+    except StackError as error:
+        return error
+    pytest.fail(f"up succeeded: {json.dumps(report.to_json(), indent=1)}")
 
 
 # --- with a real engine ------------------------------------------------------------------------
@@ -192,13 +202,62 @@ def test_timeout_is_docker_startup_timeout(
     project = projects()
     env = {**engine_env, "NETRA_DOCKER_STARTUP_TIMEOUT": "3"}
     start = time.monotonic()
-    with pytest.raises(StackError) as caught:
-        layercfg.up(None, services=["slow"], project_name=project, environ=env, project_dir=stack_project)
+    error = up_failure(services=["slow"], project_name=project, environ=env, project_dir=stack_project)
     assert time.monotonic() - start < 60  # compose's --wait-timeout, not the service's 60 s of sleep
-    error = caught.value
     assert (error.kind, error.service) == ("timeout", "slow"), str(error)
     assert "not healthy within docker_startup_timeout 3 s" in str(error)
     assert "slow service warming up" in error.logs, error.logs
+
+
+def compose_that_does_not_wait(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a docker-compose first on PATH that runs the real one without ``--wait``.
+
+    Compose v2.40.3 has been seen to exit 0 from ``up --wait --wait-timeout 3`` with the service
+    still "health: starting" when the machine is busy; this makes that answer deterministic.
+    """
+    from layercfg._compose_cli import find_compose
+
+    real = find_compose(env)
+    shim_dir = tmp_path / "shim"
+    shim_dir.mkdir()
+    shim = shim_dir / "docker-compose"
+    shim.write_text(
+        "#!/bin/sh\n"
+        "# Compose without --wait: up returns as soon as the containers are started.\n"
+        'for arg; do shift; case "$skip$arg" in --wait) ;; --wait-timeout) skip=1 ;; 1*) skip= ;;'
+        ' *) set -- "$@" "$arg" ;; esac; done\n'
+        f'exec {" ".join(real.argv)} "$@"\n'
+    )
+    shim.chmod(0o755)
+    return {**env, "PATH": os.pathsep.join([str(shim_dir), env["PATH"]])}
+
+
+@pytest.mark.docker
+def test_compose_success_is_checked_against_ps(
+    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str], tmp_path: Path
+) -> None:
+    """A compose that exits 0 before the service is healthy does not make a "started" receipt: the budget holds."""
+    project = projects()
+    env = {**compose_that_does_not_wait(tmp_path, engine_env), "NETRA_DOCKER_STARTUP_TIMEOUT": "3"}
+    start = time.monotonic()
+    error = up_failure(services=["slow"], project_name=project, environ=env, project_dir=stack_project)
+    assert 2.5 < time.monotonic() - start < 60  # it waited out the 3 s budget by ps
+    assert (error.kind, error.service) == ("timeout", "slow"), str(error)
+    assert "compose up exited 0 before slow was ready; layercfg waited" in str(error)
+
+
+@pytest.mark.docker
+def test_compose_success_with_an_unhealthy_service_is_that_failure(
+    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str], tmp_path: Path
+) -> None:
+    """Compose exiting 0 while the health check fails is the "unhealthy" failure, with the service's log."""
+    project = projects()
+    env = compose_that_does_not_wait(tmp_path, engine_env)
+    with pytest.raises(StackError) as caught:
+        layercfg.up(None, services=["sick"], project_name=project, environ=env, project_dir=stack_project)
+    error = caught.value
+    assert (error.kind, error.service) == ("unhealthy", "sick"), str(error)
+    assert "sick service starting" in error.logs
 
 
 @pytest.mark.docker
@@ -278,6 +337,104 @@ def test_four_concurrent_runs_are_isolated(
     for name in names:
         reports[name].stop()
         assert running_services(docker_engine, name) == set()
+
+
+# --- the pytest plugin: the stack up once per session, stopped at its end --------------------------
+
+INNER_TESTS = """
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.requires_service("backend")
+@pytest.mark.parametrize("n", range(4))
+def test_backend_answers(layercfg_config, n):
+    with urllib.request.urlopen(layercfg_config.backend_url + "/health", timeout=5) as answer:
+        assert answer.read().strip() == b"ok"
+    seen = Path(os.environ["LCL_SEEN"], f"{os.getpid()}-{n}")
+    seen.write_text(layercfg_config.backend_url)
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
+def test_plugin_brings_the_stack_up_once_and_stops_what_it_started(
+    docker_engine: Any,
+    engine_env: dict[str, str],
+    projects: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    workers: tuple[str, ...],
+    pytester: pytest.Pytester,  # last: its sys.modules snapshot is taken after layercfg's modules are imported
+) -> None:
+    """lifecycle start-and-stop: the stack comes up before the first test that needs it, by one process
+    (under xdist the project's lock makes the others reuse it), every test reaches the same backend,
+    and the session's end stops the three services it started."""
+    project = projects()
+    shutil.copytree(FIXTURE, pytester.path, dirs_exist_ok=True)
+    pytester.makepyprojecttoml('[tool.layercfg]\nschema = "layercfg:TestEnvConfig"\n')
+    pytester.makepyfile(test_stack=INNER_TESTS)
+    seen = pytester.path / "seen"
+    seen.mkdir()
+    for name in set(os.environ) - set(engine_env):
+        monkeypatch.delenv(name)
+    for name, value in {**engine_env, "LCL_SEEN": str(seen)}.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--layercfg-set",
+        f"compose_project={project}",
+        "--layercfg-set",
+        "lifecycle=start-and-stop",
+        *workers,
+        timeout=100,
+    )
+    output = "\n".join(result.outlines)
+    assert result.ret == 0, output
+    result.assert_outcomes(passed=4)
+    urls = {path.read_text() for path in seen.iterdir()}
+    assert len(urls) == 1, urls  # every test, on every worker, reached the same stack
+    port = urls.pop().rsplit(":", 1)[1]
+    assert "layercfg: lifecycle start-and-stop (" in output  # the header says when the stack comes up
+    assert re.search(rf"stack {project}: 0 reused, 3 started in [\d.]+ s; will stop the 3 it started", output)
+    assert re.search(rf"backend\s+started\s+healthy after .*-> 0\.0\.0\.0:{port}", output), output
+    for service in ("backend", "postgres", "redis"):
+        assert f"{project}: stopped and removed {service} (started by layercfg)" in output
+    assert running_services(docker_engine, project) == set()
+
+
+@pytest.mark.docker
+def test_plugin_with_reuse_and_no_stack_fails_the_tests_that_need_it(
+    engine_env: dict[str, str],
+    projects: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    pytester: pytest.Pytester,
+) -> None:
+    """lifecycle reuse starts nothing: with no stack running, a test needing the config fails and says so."""
+    project = projects()
+    shutil.copytree(FIXTURE, pytester.path, dirs_exist_ok=True)
+    pytester.makepyprojecttoml('[tool.layercfg]\nschema = "layercfg:TestEnvConfig"\n')
+    pytester.makepyfile(test_stack="def test_needs_config(layercfg_config):\n    pass\n")
+    for name in set(os.environ) - set(engine_env):
+        monkeypatch.delenv(name)
+    for name, value in engine_env.items():
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--layercfg-set",
+        f"compose_project={project}",
+        "--layercfg-set",
+        "lifecycle=reuse",
+        timeout=100,
+    )
+    output = "\n".join(result.outlines)
+    result.assert_outcomes(errors=1)
+    assert "lifecycle reuse (--layercfg-set" in output, output
+    assert f"service backend of project {project} is not running and lifecycle is reuse" in output
 
 
 # --- without an engine, or without compose -----------------------------------------------------
