@@ -27,6 +27,7 @@ _WORKERINPUT_KEY = "layercfg_loaded"
 _WORKERINPUT_ERROR_KEY = "layercfg_error"
 _GATE = "_layercfg_requires_service"
 _LEDGER_KEY = "layercfg.service"
+_STACK_KEY = "layercfg.stack"
 _WHY_SECTION = "layercfg: why this connection failed"
 _OVERRIDE_SOURCE = "--layercfg-set"
 
@@ -63,6 +64,11 @@ class _State:
         self.ledger: dict[str, dict[str, Any]] = {}  # service -> what it resolved to, probe, tests ran/skipped
         self.counted: set[tuple[str, str, str]] = set()  # (nodeid, service, phase) already in the ledger
         self.timeout_plugin = False  # pytest-timeout is active: wait_for_service compares its limit
+        self.terminal: Any = None  # where the stack's receipt is written as it comes up (not on workers)
+        self.stack_done = False  # the lifecycle step ran (or had nothing to do) in this process
+        self.stack_unsent: dict[str, Any] | None = None  # this process's stack record, for the next report
+        self.stacks: dict[str, dict[str, Any]] = {}  # state file -> what this session's up did there
+        self.stack_stopped: list[str] = []  # receipts of the stop at the session's end
 
     @property
     def active(self) -> bool:
@@ -190,6 +196,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state.shipped = workerinput.get(_WORKERINPUT_KEY)
         state.shipped_error = workerinput.get(_WORKERINPUT_ERROR_KEY)
     state.timeout_plugin = config.pluginmanager.hasplugin("timeout")
+    if workerinput is None:
+        state.terminal = config
     config.stash[_STATE] = state
     if state.active:
         # One truth per session: the project's own load_config() calls get the session's config.
@@ -214,6 +222,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _session_resolution(state: _State) -> Loaded[Any] | None:
+    _bring_up_stack(state)
     outcome = _outcome(state, os.environ)
     return None if isinstance(outcome, _Failure) else outcome
 
@@ -253,6 +262,109 @@ def _outcome(state: _State, environ: Mapping[str, str]) -> Loaded[Any] | _Failur
     if state.custom is None or state.custom[0] is not environ:
         state.custom = (environ, _resolve(state, environ))
     return state.custom[1]
+
+
+# --- the stack's lifecycle: `layercfg up` once per session, before the first test that needs it ---
+
+
+def _bring_up_stack(state: _State) -> None:
+    """With ``lifecycle`` reuse / start / start-and-stop, bring the stack up (once) and resolve again.
+
+    Runs in the process that needs the config: the first test asking for ``layercfg_config``,
+    a ``requires_service`` marker or ``load_config()``. Under xdist every worker gets here; the
+    project's lock (``layercfg up``'s) lets one start the stack while the others wait and then
+    reuse it, so every worker resolves the same containers. The record of what was started goes
+    to the controller with the next test report; the controller stops it at the session's end.
+    """
+    if state.stack_done:
+        return
+    state.stack_done = True
+    outcome = _outcome(state, os.environ)
+    if isinstance(outcome, _Failure):
+        return
+    field = outcome.trace.fields.get("lifecycle")
+    if field is None or field.value in (None, "off"):
+        return
+    mode = field.value
+    from ._lifecycle import up
+    from ._load import Loaded, provenance
+    from .exceptions import LayercfgError
+
+    progress = _terminal_stream(state)
+    try:
+        report = up(
+            None,
+            profile=state.profile,
+            project_dir=state.project_dir,
+            environ=os.environ,
+            overrides=state.overrides or None,
+            override_source=_OVERRIDE_SOURCE,
+            progress=progress if progress is not None else False,
+        )
+    except LayercfgError as exc:
+        state.process = _Failure(f"lifecycle {mode} ({field.winner.origin}): the stack did not come up: {exc}")
+        record: dict[str, Any] = {"lines": [f"stack: the start failed: {str(exc).splitlines()[0]}"]}
+    else:
+        if report.config is not None:
+            state.process = Loaded(report.config, provenance(report.config))
+        record = {
+            "project": report.project,
+            "state_file": report.state_file,
+            "lifecycle": report.lifecycle,
+            "started": list(report.started),
+            "created": list(report.created),
+            "lines": [report.summary(), *(f"  {outcome.receipt()}" for outcome in report.services)],
+        }
+    _say(state, f"layercfg: {record['lines'][0]}")
+    state.stack_unsent = record
+
+
+def _terminal_stream(state: _State) -> Any:
+    """The terminal, when this process has one and it is a TTY (progress lines); else None."""
+    config = state.terminal
+    if config is None:
+        return None
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    stream = getattr(getattr(reporter, "_tw", None), "_file", None)
+    return stream if stream is not None and getattr(stream, "isatty", lambda: False)() else None
+
+
+def _say(state: _State, line: str) -> None:
+    config = state.terminal
+    reporter = config.pluginmanager.get_plugin("terminalreporter") if config is not None else None
+    if reporter is None:
+        return
+    import contextlib
+
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        reporter.ensure_newline()
+        reporter.write_line(line)
+
+
+def _collect_stack(state: _State, record: dict[str, Any]) -> None:
+    """Merge a process's stack record into the session's (the controller's, under xdist)."""
+    key = str(record.get("state_file") or "")
+    known = state.stacks.setdefault(key, {**record, "started": [], "created": []})
+    known["started"] = sorted({*known["started"], *record.get("started", ())})
+    known["created"] = sorted({*known["created"], *record.get("created", ())})
+    if record.get("started"):
+        known["lines"] = record["lines"]  # the process that started something tells the story
+
+
+def _stop_stacks(state: _State) -> None:
+    """At the session's end: stop what this session started, where the lifecycle is start-and-stop."""
+    from ._lifecycle import stop_started
+    from .exceptions import LayercfgError
+
+    for key, record in state.stacks.items():
+        if record.get("lifecycle") != "start-and-stop" or not record.get("started") or not key:
+            continue
+        try:
+            receipts = stop_started(key, record["started"], record["created"], os.environ)
+        except LayercfgError as exc:
+            receipts = (f"could not stop {', '.join(record['started'])}: {exc}",)
+        state.stack_stopped += [f"{record.get('project')}: {line}" for line in receipts]
 
 
 def _unpack(payload: str) -> Loaded[Any]:
@@ -335,7 +447,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines = outcome.message.splitlines() or [""]
         more = " (tests that use the config show the rest)" if len(lines) > 1 else ""
         return [f"layercfg: configuration error: {lines[0]}{more}"]
-    return _header_lines(outcome)
+    lines = _header_lines(outcome)
+    lifecycle = outcome.trace.fields.get("lifecycle")
+    if lifecycle is not None and lifecycle.value not in (None, "off"):
+        lines.insert(
+            1,
+            f"layercfg: lifecycle {lifecycle.value} ({_origin_text(lifecycle)}): the stack comes up before the "
+            "first test that needs it; the values below are from before",
+        )
+    return lines
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -350,7 +470,10 @@ def layercfg_environ() -> Mapping[str, str]:
 @pytest.fixture(scope="session")
 def layercfg_config(request: pytest.FixtureRequest, layercfg_environ: Mapping[str, str]) -> Any:
     """The session's resolved layercfg config; a configuration error fails the tests that ask."""
-    outcome = _outcome(request.config.stash[_STATE], layercfg_environ)
+    state = request.config.stash[_STATE]
+    if layercfg_environ is os.environ:
+        _bring_up_stack(state)
+    outcome = _outcome(state, layercfg_environ)
     if isinstance(outcome, _Failure):
         pytest.fail(f"layercfg: {outcome.message}", pytrace=False)
     return outcome.config
@@ -547,9 +670,13 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
+    state = item.config.stash.get(_STATE, None)
+    if state is not None and state.stack_unsent is not None:
+        # The stack record travels like the ledger: in user_properties, to the xdist controller.
+        report.user_properties.append((_STACK_KEY, state.stack_unsent))
+        state.stack_unsent = None
     if not report.failed or call.excinfo is None or report.when not in ("setup", "call"):
         return report
-    state = item.config.stash.get(_STATE, None)
     if state is None or not state.active:
         return report
     outcome = _outcome(state, os.environ)
@@ -570,11 +697,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     entries: list[dict[str, Any]] = [
         value for key, value in report.user_properties if key == _LEDGER_KEY and isinstance(value, dict)
     ]
-    if not entries:
+    stacks = [value for key, value in report.user_properties if key == _STACK_KEY and isinstance(value, dict)]
+    if not entries and not stacks:
         return
     state = _REPORTING.get("state")
     if state is None:
         return
+    for record in stacks:
+        _collect_stack(state, record)
     for entry in entries:
         service = entry["service"]
         ledger = state.ledger.setdefault(service, {**entry, "ran": 0, "skipped": 0, "errors": 0})
@@ -622,7 +752,13 @@ def _over_budget(config: pytest.Config, state: _State) -> tuple[int, int] | None
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(_STATE, None)
-    if state is None or not state.active or hasattr(config, "workerinput"):
+    if state is None or hasattr(config, "workerinput"):
+        return
+    if state.stack_unsent is not None:  # brought up outside any test (e.g. load_config() at import)
+        _collect_stack(state, state.stack_unsent)
+        state.stack_unsent = None
+    _stop_stacks(state)
+    if not state.active:
         return
     if _over_budget(config, state) is not None and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -631,7 +767,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is None or not state.ledger or hasattr(config, "workerinput"):
+    if state is None or hasattr(config, "workerinput"):
+        return
+    if state.stacks:
+        terminalreporter.write_sep("=", "layercfg: stack")
+        for record in state.stacks.values():
+            for line in record["lines"]:
+                terminalreporter.write_line(line)
+        for line in state.stack_stopped:
+            terminalreporter.write_line(line)
+    if not state.ledger:
         return
     terminalreporter.write_sep("=", "layercfg: service summary")
     width = max(len(name) for name in state.ledger)
@@ -705,6 +850,8 @@ def _write_receipt(config: pytest.Config, state: _State) -> None:
             else None
         )
     receipt["services"] = state.ledger
+    if state.stacks:
+        receipt["stack"] = {"runs": list(state.stacks.values()), "stopped": state.stack_stopped}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(receipt, indent=1, default=str) + "\n", encoding="utf-8")
