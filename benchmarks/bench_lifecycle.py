@@ -9,7 +9,8 @@ with health checks, on ephemeral host ports), each measurement in its own compos
 (``lcb-<random>``, removed at the end):
 
 - reuse: ``layercfg up`` on the already-running stack vs ``docker-compose up -d --wait`` on the
-  same (median of ``--repeat`` runs each, whole processes); reuse should be much cheaper;
+  same (median of ``--repeat`` runs each, whole processes), and ``layercfg.up()`` in process (a
+  test session's case: imports already paid) against the same compose figure;
 - cold start: start-to-ready of ``layercfg up`` vs ``docker-compose up -d --wait`` from nothing
   (median), and layercfg's overhead (the difference).
 
@@ -92,6 +93,13 @@ def main() -> None:
         timed(layercfg_up(running), env, project_dir)
         reuse_layercfg = [timed(layercfg_up(running), env, project_dir) for _ in range(args.repeat)]
         reuse_plain = [timed(plain(running, *up_wait), env, project_dir) for _ in range(args.repeat)]
+        reuse_in_process = []
+        import layercfg
+
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            layercfg.up(None, project_name=running, environ=env, project_dir=project_dir)
+            reuse_in_process.append(time.perf_counter() - start)
     finally:
         for name in projects:
             subprocess.run(plain(name, "down", "--timeout", "1"), capture_output=True, env=env, check=False)
@@ -106,6 +114,10 @@ def main() -> None:
     print(
         f"| reuse (stack running, n={args.repeat}) | {ms(reuse_layercfg):.0f} | {ms(reuse_plain):.0f} | "
         f"{ms(reuse_layercfg) / ms(reuse_plain):.2f}x |"
+    )
+    print(
+        f"| reuse in process (`layercfg.up()`, imports done, n={args.repeat}) | {ms(reuse_in_process):.0f} | "
+        f"{ms(reuse_plain):.0f} | {ms(reuse_in_process) / ms(reuse_plain):.2f}x |"
     )
     print(
         f"| cold start to ready (n={len(cold_plain)}) | {ms(cold_layercfg):.0f} | {ms(cold_plain):.0f} | "

@@ -234,6 +234,28 @@ def container_health(container: str, *, budget: float = 2.0, environ: Mapping[st
     return None if isinstance(outcome, DockerProblem) else outcome
 
 
+def project_containers(
+    project: str, *, budget: float = 2.0, environ: Mapping[str, str] | None = None
+) -> list[Mapping[str, Any]] | DockerProblem:
+    """Every container of compose project ``project`` (running or not), as the engine's container
+    list answers (one API call), or why the engine could not say within ``budget``."""
+    clock = _Clock(budget)
+    environ = os.environ if environ is None else environ
+    try:
+        endpoint = _resolve_endpoint(environ)
+    except Exception as exc:
+        return _configuration_problem(exc, environ, clock)
+
+    def work() -> list[Mapping[str, Any]]:
+        with _Session(endpoint, clock) as session:
+            answer: list[Mapping[str, Any]] = session.api.containers(
+                all=True, filters={"label": f"{PROJECT_LABEL}={project}"}
+            )
+            return answer
+
+    return _bounded(work, clock, endpoint)
+
+
 # --- talking to the engine ---------------------------------------------------------------------
 
 

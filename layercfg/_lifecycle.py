@@ -162,7 +162,8 @@ class StackReport:
             self.stop()
 
     def header(self) -> str:
-        return f"layercfg: {self.compose}, project {self.project}, engine {self.engine} ({self.engine_source})"
+        compose = self.compose or "compose not run (every service already runs)"
+        return f"layercfg: {compose}, project {self.project}, engine {self.engine} ({self.engine_source})"
 
     def summary(self) -> str:
         """One line: ``stack netra-alpine-test: 2 reused, 3 started in 11.9 s; will stop the 3 it started``."""
@@ -529,7 +530,7 @@ def _progress_stream(progress: TextIO | bool | None) -> TextIO | None:
 # --- up ----------------------------------------------------------------------------------------
 
 
-def _engine(environ: Mapping[str, str], budget: float) -> tuple[str, str, dict[str, str]]:
+def _engine(environ: Mapping[str, str], budget: float, *, ping: bool = True) -> tuple[str, str, dict[str, str]]:
     """The engine's URL, why that one, and the environment compose runs in (DOCKER_HOST set to the
     engine found, so compose uses the same one even when it was found by searching the usual sockets)."""
     from ._docker import check_engine
@@ -540,12 +541,61 @@ def _engine(environ: Mapping[str, str], budget: float) -> tuple[str, str, dict[s
         endpoint = _resolve_endpoint(environ)
     except Exception as exc:
         raise StackError(f"Docker is not usable: cannot configure the client: {exc}", kind="docker-down") from None
-    problem = check_engine(budget=budget, environ=environ)
+    problem = check_engine(budget=budget, environ=environ) if ping else None
     if problem is not None:
         raise StackError(f"Docker is down: {problem.message} ({problem.kind})", kind="docker-down")
     if not environ.get("DOCKER_HOST") and endpoint.source.startswith("DOCKER_HOST is unset and no context"):
         env["DOCKER_HOST"] = endpoint.url
     return endpoint.url, endpoint.source, env
+
+
+_HEALTH_IN_STATUS = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+def _engine_states(
+    project: str, environ: Mapping[str, str], budget: float
+) -> tuple[dict[str, ContainerState], tuple[str, str]] | None:
+    """The project's containers by compose service, from one container-list call, with the engine's
+    URL and why that one; None when the engine did not answer or a service has several containers
+    (compose then answers, and classifies what is wrong)."""
+    from ._compose_cli import ContainerState
+    from ._docker import PROJECT_LABEL, SERVICE_LABEL, project_containers
+    from ._engine import DockerProblem, _resolve_endpoint
+
+    listing = project_containers(project, budget=budget, environ=environ)
+    if isinstance(listing, DockerProblem):
+        return None
+    states: dict[str, ContainerState] = {}
+    for summary in listing:
+        labels = summary.get("Labels") or {}
+        if labels.get(PROJECT_LABEL) != project or labels.get("com.docker.compose.oneoff") == "True":
+            continue
+        status = str(summary.get("Status", ""))
+        health = _HEALTH_IN_STATUS.search(status)
+        ports = []
+        for port in summary.get("Ports") or ():
+            if port.get("PublicPort"):
+                ip = str(port.get("IP") or "0.0.0.0")
+                host = f"[{ip}]" if ":" in ip else ip
+                ports.append(f"{port.get('PrivatePort')}/{port.get('Type', 'tcp')} -> {host}:{port['PublicPort']}")
+        names = summary.get("Names") or ["?"]
+        created = summary.get("Created")
+        state = ContainerState(
+            service=str(labels.get(SERVICE_LABEL, "")),
+            name=str(names[0]).lstrip("/"),
+            id=str(summary.get("Id", "")),
+            state=str(summary.get("State", "")).lower(),
+            health=health.group(1).replace("health: ", "") if health else "",
+            status=status,
+            exit_code=0,
+            created=float(created) if isinstance(created, (int, float)) else None,
+            ports=tuple(sorted(dict.fromkeys(ports))),
+        )
+        if state.service in states:
+            return None  # scaled or duplicated: compose knows which is which
+        states[state.service] = state
+    endpoint = _resolve_endpoint(environ)
+    return states, (endpoint.url, endpoint.source)
 
 
 def _since(created: float | None) -> str:
@@ -571,7 +621,11 @@ def _resolved(
     overrides: Mapping[str, object] | None,
     override_source: str,
 ) -> tuple[Trace, ProjectSettings, Sequence[Any]]:
-    """The settings' receipt, the project and its env files: from ``cfg``, else a load (fallback off)."""
+    """The settings' receipt, the project and its env files: from ``cfg``, else a load.
+
+    That load has no discovery and no fallback: the lifecycle's settings come from profiles, env
+    files, variables and overrides, and asking the engine about containers is the next step's job.
+    """
     from ._project import find_project
 
     if cfg is not None:
@@ -580,6 +634,8 @@ def _resolved(
         trace = provenance(cfg)
         return trace, find_project(trace.project_dir), ()
     from ._load import resolve
+    from ._provenance import LayerKind
+    from ._stack import SOURCES
 
     resolution = resolve(
         schema,
@@ -589,6 +645,7 @@ def _resolved(
         overrides=overrides,
         override_source=override_source,
         fallback="off",
+        sources=tuple(source for source in SOURCES if source.kind is not LayerKind.DISCOVERY),
     )
     if resolution.errors:
         raise ConfigError(resolution.errors)
@@ -714,10 +771,35 @@ def _up(
         services if services is not None else settings.services, trace, stack.reports
     )
     notes += more_notes
+    listed = _engine_states(stack.name, environ, settings.docker_timeout)
+    if listed is not None and all(service in listed[0] and listed[0][service].ready for service in wanted):
+        # The reuse path: one container-list call said every service runs and is healthy, so
+        # compose (a version check and a ps, two processes) has nothing to add.
+        endpoint_url, endpoint_source = listed[1]
+        config, _ = reload(None, stack.name)
+        return StackReport(
+            project=stack.name,
+            compose="",
+            engine=endpoint_url,
+            engine_source=endpoint_source,
+            files=stack.displays,
+            project_directory=project.relative(stack.directory),
+            lifecycle=mode,
+            lifecycle_source=mode_source,
+            services=tuple(_reused(listed[0][service]) for service in wanted),
+            started=(),
+            created=(),
+            timeout=settings.timeout,
+            elapsed=time.monotonic() - begin,
+            notes=tuple(notes),
+            config=config,
+            state_file=str(stack.state_file),
+        )
     command = find_compose(environ)
     if command.note:
         notes.append(command.note)
-    engine, engine_source, env = _engine(environ, settings.docker_timeout)
+    # The listing answered: the engine is up, no ping needed.
+    engine, engine_source, env = _engine(environ, settings.docker_timeout, ping=listed is None)
     base: list[str] = ["-p", stack.name]
     for path in stack.files:
         base += ["-f", str(path)]
@@ -725,7 +807,7 @@ def _up(
     for env_path in stack.env_files:
         base += ["--env-file", str(env_path)]
     runner = _Runner(command, tuple(base), env, str(stack.directory))
-    before = {state.service: state for state in runner.ps()}
+    before = listed[0] if listed is not None else {state.service: state for state in runner.ps()}
     outcomes: dict[str, ServiceOutcome] = {}
     missing = []
     for service in wanted:

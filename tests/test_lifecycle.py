@@ -143,6 +143,13 @@ def test_up_starts_then_reuses_then_down_stops(
         ("redis", "reused"),
     ]
     assert report["started"] == []
+    # Every service ran: one container-list call decided, compose was not run.
+    assert report["compose"] == ""
+    (backend,) = [s for s in report["services"] if s["service"] == "backend"]
+    assert f"8000/tcp -> 0.0.0.0:{port}" in backend["detail"]
+    assert backend["container"] == f"{project}-backend-1"
+    (header_line,) = run_cli("up", "--project-name", project, env=engine_env, cwd=stack_project).stdout.splitlines()[:1]
+    assert header_line.startswith("layercfg: compose not run (every service already runs), project ")
     assert (report["endpoint"]["field"], report["endpoint"]["value"]) == ("backend_url", f"http://localhost:{port}")
     assert report["endpoint"]["source"].startswith(f"docker container {project}-backend-1 (")
 
