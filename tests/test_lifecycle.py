@@ -280,11 +280,24 @@ def test_image_that_cannot_be_pulled(
     assert "its image cannot be pulled or found" in str(error)
 
 
+# Each way a start fails: (kind, services, what to change in the environment).
+START_FAILURES = {
+    "image": ("image", ["noimage"], {}),
+    "unhealthy": ("unhealthy", ["sick"], {}),
+    "timeout": ("timeout", ["slow"], {"NETRA_DOCKER_STARTUP_TIMEOUT": "3"}),
+    "docker-down": ("docker-down", ["backend"], {"DOCKER_HOST": "unix:///nonexistent-layercfg/docker.sock"}),
+    "compose-missing": ("compose-missing", ["backend"], {"PATH": "/nonexistent-layercfg"}),
+}
+
+
 @pytest.mark.docker
+@pytest.mark.parametrize("failure", list(START_FAILURES))
 def test_failed_start_becomes_the_fallback_reason(
-    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
+    engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str], failure: str
 ) -> None:
-    """With fallback auto, a start that fails falls back to staging, and the failure is the reason."""
+    """With fallback auto, every kind of failed start falls back to a staging stand-in on 127.0.0.1,
+    and the failure is the fallback's reason (its receipt)."""
+    kind, services, changes = START_FAILURES[failure]
     project = projects()
     with socket.socket() as dead:
         dead.bind(("127.0.0.1", 0))
@@ -292,19 +305,21 @@ def test_failed_start_becomes_the_fallback_reason(
     with LocalService() as staging:
         env = {
             **engine_env,
+            **changes,
             "NETRA_FALLBACK": "auto",
             "NETRA_BACKEND_URL": f"http://127.0.0.1:{dead_port}",
             "NETRA_STAGING_BACKEND_URL": staging.base_url,
         }
-        report = layercfg.up(None, services=["noimage"], project_name=project, environ=env, project_dir=stack_project)
+        report = layercfg.up(None, services=services, project_name=project, environ=env, project_dir=stack_project)
         staging_url = staging.base_url
     assert report.error is not None
-    assert report.error.kind == "image"
+    assert report.error.kind == kind, str(report.error)
     assert report.config.backend_url == staging_url
     assert report.fallback_reason is not None
-    assert report.fallback_reason.startswith("the stack could not be started (image: service noimage of project")
+    assert report.fallback_reason.startswith(f"the stack could not be started ({kind}: ")
     assert "using staging endpoints" in report.fallback_reason
     assert layercfg.provenance(report.config).fallback.reason == report.fallback_reason
+    assert report.summary().startswith(f"stack {project}: start failed ({kind}: ")
 
 
 @pytest.mark.docker
