@@ -13,7 +13,9 @@ install under PYTHONDONTWRITEBYTECODE=1 would otherwise recompile every module o
 run, a cost no installed user pays. PYTHONDONTWRITEBYTECODE is removed for both sides.
 
 The in-process part builds schemas of 10, 100 and 1000 fields, each set by a
-profile, an env file and the environment, and times `load()` after imports.
+profile, an env file and the environment, and times `load()` after imports; then it loads
+100 and 1000 integer fields from environment variables alone, the data environ-config
+(`environ.to_config`) reads, with both tools side by side.
 """
 
 from __future__ import annotations
@@ -158,6 +160,47 @@ def in_process(sizes: list[int], repeats: int) -> list[tuple[int, float, float]]
     return rows
 
 
+def against_environ_config(size: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of one load of ``size`` integer fields, every one set by an environment variable
+    (the data environ-config can read), for ``layercfg.load()`` and ``environ.to_config()``, interleaved."""
+    import warnings
+
+    import attrs
+
+    import layercfg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import environ  # environ-config
+
+    env = {f"NETRA_F{i}": str(i + 3) for i in range(size)}
+    theirs_schema = environ.config(prefix="NETRA")(
+        type("Theirs", (), {f"f{i}": environ.var(default=i, converter=int) for i in range(size)})
+    )
+    ours_schema = attrs.make_class("Ours", {f"f{i}": layercfg.setting(i) for i in range(size)}, frozen=True)
+    ours_schema.__annotations__ = {f"f{i}": int for i in range(size)}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "profiles").mkdir()
+
+        def ours() -> object:
+            return layercfg.load(ours_schema, project_dir=root, environ=env).config
+
+        def theirs() -> object:
+            return environ.to_config(theirs_schema, environ=env)
+
+        assert attrs.asdict(ours()) == attrs.asdict(theirs())  # the same values from the same data
+        a: list[float] = []
+        b: list[float] = []
+        for i in range(repeats):
+            pair = [(ours, a), (theirs, b)]
+            for function, sink in pair if i % 2 == 0 else reversed(pair):
+                start = time.perf_counter()
+                function()
+                sink.append(time.perf_counter() - start)
+    return statistics.median(a), statistics.median(b)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
@@ -185,6 +228,14 @@ def main() -> None:
         print(f"| {size} | {median * 1000:.2f} ms | {best * 1000:.2f} ms | {median / size * 1e6:.1f} us | {target} |")
     ratio = rows[-1][1] / rows[1][1]
     print(f"\n1000 fields / 100 fields = {ratio:.1f}x (linear would be 10x)")
+
+    print(f"\n## In process: 1000 fields from the environment, against environ-config ({args.repeats} pairs)\n")
+    print("| fields | layercfg load() | environ.to_config() | ratio | target |")
+    print("|---|---|---|---|---|")
+    for size in (100, 1000):
+        ours, theirs = against_environ_config(size, args.repeats)
+        target = "<= 1.00x" if size == 1000 else ""
+        print(f"| {size} | {ours * 1000:.2f} ms | {theirs * 1000:.2f} ms | {ours / theirs:.2f}x | {target} |")
 
 
 if __name__ == "__main__":

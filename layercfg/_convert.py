@@ -55,13 +55,18 @@ def _check_host(spec: FieldSpec, value: str, raw: object) -> None:
 
 def convert(spec: FieldSpec, raw: object) -> object:
     """Convert ``raw`` for ``spec`` or raise :class:`Invalid`."""
-    value = _convert_type(spec.type, raw, spec)
-    if value is not None:
+    tp = spec.type
+    # Once per field of every load: str, int, float, bool and Path skip the typing introspection,
+    # and fields without bounds, a unit, a host part or schemes skip the checks.
+    value = _SCALARS[tp](raw, spec) if tp in _SCALARS else _convert_type(tp, raw, spec)
+    if value is not None and (spec.part or spec.minimum is not None or spec.unit or spec.schemes):
         _check(spec, value, raw)
     return value
 
 
 def _convert_type(tp: Any, raw: object, spec: FieldSpec) -> object:
+    if tp in _SCALARS:
+        return _SCALARS[tp](raw, spec)
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
@@ -86,9 +91,6 @@ def _convert_type(tp: Any, raw: object, spec: FieldSpec) -> object:
         items = _split_list(raw, spec)
         converted = [_convert_type(item_type, item, spec) for item in items]
         return frozenset(converted) if origin is frozenset else (tuple(converted) if origin is tuple else converted)
-    converter = _SCALARS.get(tp)
-    if converter is not None:
-        return converter(raw, spec)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         for member in tp:
             if raw is member:  # an Enum member as the schema default, or from an override

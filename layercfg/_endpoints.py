@@ -12,6 +12,7 @@ folded in, and the receipt says why.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from typing import NamedTuple
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 import attrs
@@ -23,8 +24,7 @@ from ._services import EndpointModel, ServiceModel, default_port
 HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 
 
-@attrs.frozen
-class Resolved:
+class Resolved(NamedTuple):
     """A field after conversion: its value, its receipt, and the precedence of what decided it."""
 
     value: object
@@ -161,7 +161,7 @@ def _align(
     host = values["host"]
     if host in internal:
         warning = notice("internal-host", host=repr(host), service=service.name)
-        done[endpoint.url_field] = attrs.evolve(url, trace=url.trace.warned(warning))
+        done[endpoint.url_field] = url._replace(trace=url.trace.warned(warning))
         url = done[endpoint.url_field]
     folded_fields = {field for field, _ in folded}
     for part, field in parts.items():

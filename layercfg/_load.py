@@ -14,7 +14,7 @@ from ._profiles import ProfileReader, check_values, split_profile_names
 from ._project import ProjectSettings, find_project
 from ._provenance import FieldTrace, Trace
 from ._resolve import Resolver, top_value
-from ._schema import SchemaInfo, schema_info, suggest
+from ._schema import SchemaInfo, construct, schema_info, suggest
 from ._sources import EnvFile, Layer
 from ._stack import SOURCES, LoadContext, Source, tier
 from .exceptions import ConfigError, LayercfgError, ProjectError, UnknownFieldError
@@ -158,7 +158,7 @@ def resolve(
     config = None
     if not errors:
         try:
-            config = schema(**{name: fields[name].value for name in info.attributes})
+            config = construct(schema, {name: fields[name].value for name in info.attributes})
         except (TypeError, ValueError) as exc:
             from ._render import mask_text, secret_values_of
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import attrs
+from typing import NamedTuple
 
 from ._provenance import LayerKind, Notice, notice
 from ._schema import SECRET_MASK, SchemaInfo
 from ._sources import Entry, Layer
 
 
-@attrs.frozen
-class Ranked:
-    """An entry with the index of its layer in the stack (its *tier*)."""
+class Ranked(NamedTuple):
+    """An entry with the index of its layer in the stack (its *tier*).
+
+    A named tuple rather than an attrs class: a load makes one per entry (two per field and
+    more), and a tuple is built in a third of the time a frozen attrs instance takes.
+    """
 
     tier: int
     entry: Entry
@@ -56,6 +58,8 @@ def name_warnings(ranked: Sequence[Ranked], secret: bool) -> list[Notice]:
 
     Each tier's winning name is compared with the names it beat in the same source.
     """
+    if len(ranked) < 2 or (len(ranked) == 2 and ranked[0].tier != ranked[1].tier):
+        return []  # most fields: one value, or a default and one value from elsewhere
     warnings: list[Notice] = []
     start = 0
     while start < len(ranked):

@@ -54,17 +54,19 @@ class Resolver:
             self.errors.append(MissingValueError(spec.name, spec.env))
             missing = Candidate(Origin(LayerKind.DEFAULT, "nothing"), None, 0, Status.INVALID)
             return Resolved(None, FieldTrace(spec.name, None, spec.secret, missing, (missing,)), -1)
-        top = ranked[0]
-        value, ok = self._convert(spec, top.entry.raw, top.entry.origin)
-        winner = Candidate(top.entry.origin, top.entry.raw, top.tier, Status.WON if ok else Status.INVALID, value)
-        warnings: list[Notice] = []
-        legacy = legacy_warning(top.entry)
-        if legacy:
-            warnings.append(legacy)
-        warnings += name_warnings(ranked, spec.secret)
-        candidates = (winner, *(Candidate(r.entry.origin, r.entry.raw, r.tier) for r in ranked[1:]))
-        trace = FieldTrace(spec.name, value, spec.secret, winner, candidates, tuple(warnings))
-        return Resolved(value, trace, top.tier)
+        tier, entry = ranked[0]
+        value, ok = self._convert(spec, entry.raw, entry.origin)
+        winner = Candidate(entry.origin, entry.raw, tier, Status.WON if ok else Status.INVALID, value)
+        warnings = name_warnings(ranked, spec.secret)
+        legacy = legacy_warning(entry) if entry.prefer is not None else None
+        if legacy is not None:
+            warnings.insert(0, legacy)
+        # This runs once per field of every load: plain loops, no generator.
+        candidates = [winner]
+        for other_tier, other in ranked[1:]:
+            candidates.append(Candidate(other.origin, other.raw, other_tier))
+        trace = FieldTrace(spec.name, value, spec.secret, winner, tuple(candidates), tuple(warnings))
+        return Resolved(value, trace, tier)
 
     def _derived(self, spec: FieldSpec) -> Resolved:
         derivation = spec.derive

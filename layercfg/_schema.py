@@ -12,7 +12,7 @@ import functools
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -288,6 +288,41 @@ def _mask_repr(schema: type, specs: Mapping[str, FieldSpec]) -> None:
 
     __repr__._layercfg_masked = True  # type: ignore[attr-defined]
     schema.__repr__ = __repr__  # type: ignore[method-assign, assignment]
+
+
+T = TypeVar("T")
+
+
+@functools.cache
+def _init_plan(schema: type[Any]) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]] | None:
+    """How to call an attrs schema's ``__init__``: its positional fields in order, and its keyword-only
+    ``(field, parameter)`` pairs; None for a class that is not attrs (keywords then)."""
+    if not attrs.has(schema):
+        return None
+    positional: list[str] = []
+    keywords: list[tuple[str, str]] = []
+    for field in attrs.fields(schema):
+        if not field.init:
+            continue
+        if field.kw_only:  # after the `*` of __init__, wherever the class declares it
+            keywords.append((field.name, getattr(field, "alias", None) or field.name.lstrip("_")))
+        else:
+            positional.append(field.name)
+    return tuple(positional), tuple(keywords)
+
+
+def construct(schema: type[T], values: Mapping[str, object]) -> T:
+    """``schema(**values)``, with the fields an attrs ``__init__`` takes positionally passed that way.
+
+    CPython matches each keyword argument against the parameter names one by one, so binding N
+    keywords costs N*N/2 comparisons: 7 ms of a 1000-field load, as much as the rest of the load.
+    Positional binding is linear.
+    """
+    plan = _init_plan(schema)  # type: ignore[arg-type]  # classes are hashable
+    if plan is None or not all(name in values for name in plan[0]) or len(values) != len(plan[0]) + len(plan[1]):
+        return schema(**values)
+    positional, keywords = plan
+    return schema(*[values[name] for name in positional], **{alias: values[name] for name, alias in keywords})
 
 
 @functools.cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import attrs
 
@@ -19,12 +20,11 @@ from ._words import FALSE_WORDS, TRUE_WORDS
 from .exceptions import UnknownFieldError
 
 
-@attrs.frozen
-class Entry:
+class Entry(NamedTuple):
     """One value a layer offers for one field.
 
     ``prefer`` is the canonical name when the value came in under a legacy alias,
-    so the merge can warn about it.
+    so the merge can warn about it. A named tuple: a load makes one per value it reads.
     """
 
     field: str
@@ -43,13 +43,36 @@ class Layer:
     warnings: tuple[str, ...] = ()
 
 
-def default_layer(info: SchemaInfo) -> Layer:
-    """The schema's attrs defaults (required fields have none)."""
+class _Prepared(NamedTuple):
+    """What a schema's description alone decides, computed once per :class:`SchemaInfo`."""
+
+    info: SchemaInfo  # kept so the id below is never reused while the entry lives
+    defaults: Layer
+    plain_names: tuple[str, ...]  # variables the environment layer reads
+    legacy_endpoint_names: tuple[str, ...]  # variables the legacy environment layer reads
+
+
+_PREPARED: dict[int, _Prepared] = {}
+
+
+def _prepared(info: SchemaInfo) -> _Prepared:
+    found = _PREPARED.get(id(info))
+    if found is not None and found.info is info:
+        return found
     origin = Origin(LayerKind.DEFAULT, "schema default")
     entries = tuple(
         Entry(spec.name, spec.default, origin) for spec in info.fields.values() if spec.default is not attrs.NOTHING
     )
-    return Layer(LayerKind.DEFAULT, "schema defaults", entries)
+    legacy = tuple(name for name, spec in info.by_env_name.items() if _legacy_endpoint_name(name, spec))
+    plain = tuple(name for name, spec in info.by_env_name.items() if not _legacy_endpoint_name(name, spec))
+    found = _Prepared(info, Layer(LayerKind.DEFAULT, "schema defaults", entries), plain, legacy)
+    _PREPARED[id(info)] = found
+    return found
+
+
+def default_layer(info: SchemaInfo) -> Layer:
+    """The schema's attrs defaults (required fields have none): the same layer for every load."""
+    return _prepared(info).defaults
 
 
 def _named_entries(
@@ -70,7 +93,7 @@ def _named_entries(
         if spec is None or value == "":
             continue
         if name == spec.env:
-            origin = Origin(layer, source_of(name), location, variable=name, naming="canonical")
+            origin = Origin(layer, source_of(name), location, None, name, "canonical")  # positional: hot
             canonical.append(Entry(spec.name, value, origin))
         elif name in spec.switch_names:
             # A legacy on/off switch means one value of the field when true, nothing when false.
@@ -120,11 +143,7 @@ def legacy_environment_layer(environ: Mapping[str, str], info: SchemaInfo) -> La
     """Legacy names of endpoint fields in the process environment (``TEST_BACKEND_URL``,
     ``DOCKER_BACKEND_PORT``): guesses old scripts leave behind, ranked below what discovery
     finds running; canonical names stay in :func:`environment_layer`, above it."""
-    values = {
-        name: (environ[name], None)
-        for name, spec in info.by_env_name.items()
-        if name in environ and _legacy_endpoint_name(name, spec)
-    }
+    values = {name: (environ[name], None) for name in _prepared(info).legacy_endpoint_names if name in environ}
     entries = _named_entries(values, info, LayerKind.ENVIRONMENT, lambda name: f"env {name}")
     return Layer(LayerKind.ENVIRONMENT, "environment (legacy endpoint names)", entries)
 
@@ -136,11 +155,7 @@ def environment_layer(environ: Mapping[str, str], info: SchemaInfo) -> Layer:
     Only the names the schema declares are looked at (cost is per field, not per
     variable in the environment).
     """
-    values = {
-        name: (environ[name], None)
-        for name, spec in info.by_env_name.items()
-        if name in environ and not _legacy_endpoint_name(name, spec)
-    }
+    values = {name: (environ[name], None) for name in _prepared(info).plain_names if name in environ}
     entries = _named_entries(values, info, LayerKind.ENVIRONMENT, lambda name: f"env {name}")
     return Layer(LayerKind.ENVIRONMENT, "environment", entries)
 
@@ -268,7 +283,7 @@ def _with_expansion(entry: Entry, expansions: Mapping[str, str]) -> Entry:
     if said is None:
         return entry
     detail = f"{entry.origin.detail}; {said}" if entry.origin.detail else said
-    return attrs.evolve(entry, origin=attrs.evolve(entry.origin, detail=detail))
+    return entry._replace(origin=attrs.evolve(entry.origin, detail=detail))
 
 
 def override_layer(overrides: Mapping[str, object], info: SchemaInfo, source: str) -> Layer:
