@@ -21,7 +21,7 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -62,8 +62,7 @@ def builtin_profiles_dir() -> Path:
     return packaged if packaged.is_dir() else Path(__file__).parent.parent / "profiles"
 
 
-@attrs.frozen
-class EnvFileRef:
+class EnvFileRef(NamedTuple):
     """An env file a profile names; ``location`` is where the profile names it."""
 
     path: str

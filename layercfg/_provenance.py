@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -54,8 +54,7 @@ _SUMMARIES = {
 }
 
 
-@attrs.frozen
-class SourceKind:
+class SourceKind(NamedTuple):
     """The kind of a source that is not built in (a source added to the precedence table)."""
 
     label: str
@@ -116,8 +115,7 @@ class Candidate:
     value: object = None
 
 
-@attrs.frozen
-class Notice:
+class Notice(NamedTuple):
     """One warning as data: its kind (``legacy-name``, ``names-disagree``, ``port-conflict``, ...)
     and the facts it states, each already masked if secret. Only the renderer turns it into text
     (``str()`` asks it); a consumer that needs to know what a warning says reads ``kind`` and

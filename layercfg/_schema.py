@@ -12,7 +12,7 @@ import functools
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
@@ -31,8 +31,7 @@ def looks_secret(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
-@attrs.frozen
-class Derivation:
+class Derivation(NamedTuple):
     """How a field is computed from others when no layer above its inputs sets it.
 
     ``compute`` receives the converted input values in ``inputs`` order and returns

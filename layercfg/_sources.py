@@ -33,8 +33,7 @@ class Entry(NamedTuple):
     prefer: str | None = None
 
 
-@attrs.frozen
-class Layer:
+class Layer(NamedTuple):
     """What one source says, in its own precedence order (later entries win)."""
 
     kind: LayerKind | SourceKind

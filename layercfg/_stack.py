@@ -13,7 +13,7 @@ and its layers are put in that place afterwards.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -57,8 +57,7 @@ class LoadContext:
     setting: Callable[[str], object] = lambda _name: None
 
 
-@attrs.frozen
-class Source:
+class Source(NamedTuple):
     """One entry of the precedence table."""
 
     kind: LayerKind | SourceKind
@@ -74,8 +73,7 @@ class Source:
         return self.kind.summary
 
 
-@attrs.frozen
-class Step:
+class Step(NamedTuple):
     """A resolution step after the merge: it computes values from the sources' winners."""
 
     label: str
