@@ -16,13 +16,13 @@ from __future__ import annotations
 import importlib
 import os
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from layercfg._files import exists, is_dir, read_text
+from layercfg._files import FoundComposeFile, find_compose_file, is_dir, join_path, read_text
 from layercfg._interpolate import Interpolated, InterpolationError, Lookup, interpolate
 from layercfg._ports import parse_short_port, port_pairs, protocol_name
 from layercfg.exceptions import MalformedFileError, UnreadableFileError
@@ -145,16 +145,6 @@ class BuildResolution:
     suggestion: Path | None
 
 
-@attrs.frozen
-class FoundComposeFile:
-    """Where a compose file a profile asked for actually is (``path`` None when nowhere)."""
-
-    requested: str
-    path: Path | None
-    moved: bool
-    searched: tuple[Path, ...]
-
-
 def load_compose_file(path: Path, lookup: Lookup) -> ComposeFile:
     """Parse the compose file at *path*, interpolating the values read with *lookup*.
 
@@ -213,9 +203,9 @@ def resolve_build(spec: BuildSpec, project_directory: Path, search_root: Path) -
     *search_root*: the same relative path taken from *search_root*, else the same file name in
     a ``dockerfiles/`` or ``docker/`` directory (the shallowest, then alphabetically first).
     """
-    context = _join(project_directory, spec.context_text)
+    context = join_path(project_directory, spec.context_text)
     dockerfile_text = spec.dockerfile_text if spec.dockerfile_text is not None else "Dockerfile"
-    dockerfile = _join(context, dockerfile_text)
+    dockerfile = join_path(context, dockerfile_text)
     dockerfile_exists = dockerfile.is_file()
     suggestion = None if dockerfile_exists else suggest_dockerfile(dockerfile_text, search_root)
     return BuildResolution(
@@ -226,30 +216,6 @@ def resolve_build(spec: BuildSpec, project_directory: Path, search_root: Path) -
         dockerfile_exists=dockerfile_exists,
         suggestion=suggestion,
     )
-
-
-def find_compose_file(
-    requested: str, project_dir: Path, search_dirs: Sequence[str] = (".", "docker")
-) -> FoundComposeFile:
-    """Find *requested* relative to *project_dir*, else its file name in each of *search_dirs*.
-
-    ``moved`` is True when the file was found somewhere other than where it was requested;
-    ``searched`` lists the places looked at, in order, up to the one that had it.
-    """
-    wanted = _join(project_dir, requested)
-    name = PurePath(requested).name
-    candidates = [wanted, *(_join(project_dir, os.path.join(directory, name)) for directory in search_dirs)]
-    searched: list[Path] = []
-    for candidate in candidates:
-        if candidate in searched:
-            continue
-        searched.append(candidate)
-        if candidate.is_file():
-            return FoundComposeFile(requested, candidate, candidate != wanted, tuple(searched))
-        if candidate == wanted and exists(candidate):
-            # There, but no regular file (a directory, a symlink loop): reading it says why.
-            return FoundComposeFile(requested, candidate, False, tuple(searched))
-    return FoundComposeFile(requested, None, False, tuple(searched))
 
 
 class _Reader:
@@ -493,19 +459,10 @@ def _environment_keys(node: yaml.Node) -> tuple[str, ...]:
     return ()
 
 
-def _join(base: Path, text: str) -> Path:
-    """*text* relative to *base* (absolute text stays as it is), absolute and normalized.
-
-    Normalized lexically, not with ``resolve()``: ``..`` must mean what compose means by it,
-    and symlinks must not change the paths shown to the user.
-    """
-    return Path(os.path.abspath(os.path.join(base, text)))
-
-
 def suggest_dockerfile(dockerfile_text: str, search_root: Path) -> Path | None:
     root = Path(os.path.abspath(search_root))
     if not os.path.isabs(dockerfile_text):
-        same_path = _join(root, dockerfile_text)
+        same_path = join_path(root, dockerfile_text)
         if same_path.is_relative_to(root) and same_path.is_file():
             return same_path
     name = PurePath(dockerfile_text).name

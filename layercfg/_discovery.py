@@ -166,7 +166,7 @@ def read_compose(
     compose_files: Sequence[str], project: ProjectSettings, variables: ComposeVariables
 ) -> list[ComposeReport]:
     """Find and parse compose files, each where named or in the usual places."""
-    from ._compose import find_compose_file, load_compose_file
+    from ._files import find_compose_file
 
     reports = []
     for requested in compose_files:
@@ -176,6 +176,8 @@ def read_compose(
             reports.append(ComposeReport(requested, None, None, False, searched, None, None))
             continue
         display = project.relative(found.path)
+        from ._compose import load_compose_file  # the YAML reader, only for a file that exists
+
         try:
             parsed = load_compose_file(found.path, variables.lookup)
         except LayercfgError as exc:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from pathlib import Path
+from collections.abc import Sequence
+from pathlib import Path, PurePath
+from typing import NamedTuple
 
 from .exceptions import MalformedFileError, UnreadableFileError
 
@@ -89,3 +91,49 @@ def _reason(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "too many levels of symbolic links"
     return exc.strerror or str(exc)
+
+
+def join_path(base: Path, text: str) -> Path:
+    """*text* relative to *base* (absolute text stays as it is), absolute and normalized.
+
+    Normalized lexically, not with ``resolve()``: ``..`` must mean what compose means by it,
+    and symlinks must not change the paths shown to the user.
+    """
+    return Path(os.path.abspath(os.path.join(base, text)))
+
+
+class FoundComposeFile(NamedTuple):
+    """Where a compose file a profile asked for actually is (``path`` None when nowhere).
+
+    Here rather than in the compose reader: a load looks for compose files every time, and
+    imports the reader only when one exists.
+    """
+
+    requested: str
+    path: Path | None
+    moved: bool
+    searched: tuple[Path, ...]
+
+
+def find_compose_file(
+    requested: str, project_dir: Path, search_dirs: Sequence[str] = (".", "docker")
+) -> FoundComposeFile:
+    """Find *requested* relative to *project_dir*, else its file name in each of *search_dirs*.
+
+    ``moved`` is True when the file was found somewhere other than where it was requested;
+    ``searched`` lists the places looked at, in order, up to the one that had it.
+    """
+    wanted = join_path(project_dir, requested)
+    name = PurePath(requested).name
+    candidates = [wanted, *(join_path(project_dir, os.path.join(directory, name)) for directory in search_dirs)]
+    searched: list[Path] = []
+    for candidate in candidates:
+        if candidate in searched:
+            continue
+        searched.append(candidate)
+        if candidate.is_file():
+            return FoundComposeFile(requested, candidate, candidate != wanted, tuple(searched))
+        if candidate == wanted and exists(candidate):
+            # There, but no regular file (a directory, a symlink loop): reading it says why.
+            return FoundComposeFile(requested, candidate, False, tuple(searched))
+    return FoundComposeFile(requested, None, False, tuple(searched))
