@@ -691,7 +691,9 @@ def up(
         notes.append(f"lifecycle is off ({mode_source}): an explicit `up` starts what is missing, as `start` does")
         mode = "start"
 
-    def reload(error: StackError | None, started_project: str | None = None) -> tuple[Any, str | None]:
+    def reload(
+        error: StackError | None, started_project: str | None = None, outcomes: Sequence[ServiceOutcome] = ()
+    ) -> tuple[Any, str | None]:
         if cfg is not None:
             return None, None
         from ._load import load, remember
@@ -711,6 +713,8 @@ def up(
         )
         report = loaded.trace.fallback
         if error is None or report is None:
+            if outcomes:
+                remember(loaded.config, _with_stack_receipts(loaded.trace, outcomes, stack_files))
             return loaded.config, None
         first = str(error).splitlines()[0]
         reason = f"the stack could not be started ({error.kind}: {first}); {report.reason}"
@@ -718,8 +722,10 @@ def up(
         remember(loaded.config, trace)
         return loaded.config, reason
 
+    stack_files: list[str] = []  # the compose files, for the receipts reload() adds
     try:
         stack = _compose_project(settings, project, environ, env_files, project_name)
+        stack_files.extend(stack.displays)
         with _project_lock(stack.state_file, stack.name, settings.timeout + UP_GRACE, _progress_stream(progress)):
             return _up(
                 settings, trace, project, stack, environ, services, mode, mode_source, notes, progress, begin, reload
@@ -763,7 +769,7 @@ def _up(
     notes: list[str],
     progress: TextIO | bool | None,
     begin: float,
-    reload: Callable[[StackError | None, str | None], tuple[Any, str | None]],
+    reload: Callable[[StackError | None, str | None, Sequence[ServiceOutcome]], tuple[Any, str | None]],
 ) -> StackReport:
     from ._compose_cli import find_compose
 
@@ -776,7 +782,8 @@ def _up(
         # The reuse path: one container-list call said every service runs and is healthy, so
         # compose (a version check and a ps, two processes) has nothing to add.
         endpoint_url, endpoint_source = listed[1]
-        config, _ = reload(None, stack.name)
+        reused = tuple(_reused(listed[0][service]) for service in wanted)
+        config, _ = reload(None, stack.name, reused)
         return StackReport(
             project=stack.name,
             compose="",
@@ -786,7 +793,7 @@ def _up(
             project_directory=project.relative(stack.directory),
             lifecycle=mode,
             lifecycle_source=mode_source,
-            services=tuple(_reused(listed[0][service]) for service in wanted),
+            services=reused,
             started=(),
             created=(),
             timeout=settings.timeout,
@@ -820,7 +827,7 @@ def _up(
     def report(started: tuple[str, ...], created: tuple[str, ...], error: StackError | None = None) -> StackReport:
         ordered = [outcomes[s] for s in wanted if s in outcomes]
         ordered += [o for s, o in outcomes.items() if s not in wanted]
-        config, _ = reload(None, stack.name) if error is None else (None, None)
+        config, _ = reload(None, stack.name, ordered) if error is None else (None, None)
         return StackReport(
             project=stack.name,
             compose=command.describe(),
@@ -964,6 +971,32 @@ def _confirm_ready(
         said = f"compose up exited 0 before {', '.join(pending) or 'every service'} was ready; layercfg waited"
         output = f"{output}\n{said}" if output else said
     return after, output
+
+
+def _with_stack_receipts(trace: Trace, outcomes: Sequence[ServiceOutcome], files: Sequence[str]) -> Trace:
+    """The receipt of each value discovery read from a container this ``up`` started or reused says so:
+    ``docker container p-backend-1 (...; started by layercfg up: healthy after 2.1 s, docker/compose.yml)``."""
+    said: dict[str, str] = {}
+    where = ", ".join(files)
+    for outcome in outcomes:
+        if outcome.container is None:
+            continue
+        if outcome.action == "started":
+            ready = f"healthy after {outcome.elapsed:.1f} s" if outcome.elapsed is not None else "started"
+            said[outcome.container] = f"started by layercfg up: {ready}, {where}"
+        elif outcome.action == "reused":
+            said[outcome.container] = f"reused by layercfg up: {outcome.detail.split(' (created ')[0]}"
+    fields = dict(trace.fields)
+    for name, field in trace.fields.items():
+        origin = field.winner.origin
+        receipt = said.get(origin.container or "")
+        if receipt is None:
+            continue
+        detail = f"{origin.detail}; {receipt}" if origin.detail else receipt
+        winner = attrs.evolve(field.winner, origin=attrs.evolve(origin, detail=detail))
+        candidates = tuple(winner if candidate is field.winner else candidate for candidate in field.candidates)
+        fields[name] = attrs.evolve(field, winner=winner, candidates=candidates)
+    return attrs.evolve(trace, fields=fields)
 
 
 def _compose_error(what: str, done: Any, command: ComposeCommand, service: str | None) -> StackError:

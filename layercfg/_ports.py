@@ -37,7 +37,9 @@ def parse_short_port(spec: str) -> tuple[str | None, list[tuple[int | None, int]
 
 def port_pairs(host: str | None, container: str) -> list[tuple[int | None, int]]:
     container_start, container_end = _port_range(container, "container port")
-    if host is None:
+    if host is None or host.strip() == "0":
+        # Host port 0 (`"${API_PORT:-0}:8000"`) is what leaving it out is: Docker picks a free
+        # port, and discovery reads it back from the running container.
         return [(None, port) for port in range(container_start, container_end + 1)]
     host_start, host_end = _port_range(host, "host port")
     if container_start == container_end:

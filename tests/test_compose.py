@@ -417,6 +417,25 @@ def test_short_with_ip_and_no_host_port(tmp_path: Path) -> None:
     )
 
 
+def test_short_host_port_zero_is_ephemeral(tmp_path: Path) -> None:
+    """`"0:8000"` (what `"${API_PORT:-0}:8000"` gives) lets Docker pick the host port: no warning."""
+    path = port_file(tmp_path, '"0:8000"')
+    compose = load_compose_file(path, unset)
+    assert compose.services["web"].ports == (mapping(path, "0:8000", container_port=8000),)
+    assert compose.warnings == ()
+
+
+def test_long_published_zero_is_ephemeral(tmp_path: Path) -> None:
+    """`published: 0` in the long syntax is the same: a host port Docker picks."""
+    path = write(
+        tmp_path / "compose.yml",
+        "services:\n  web:\n    image: x\n    ports:\n      - target: 8000\n        published: 0\n",
+    )
+    compose = load_compose_file(path, unset)
+    assert [(p.host_port, p.container_port) for p in compose.services["web"].ports] == [(None, 8000)]
+    assert compose.warnings == ()
+
+
 def test_short_equal_ranges_expand(tmp_path: Path) -> None:
     """`"9000-9002:9000-9002"` is one fixed mapping per port, all from the same line."""
     path = port_file(tmp_path, '"9000-9002:9000-9002"')

@@ -130,7 +130,10 @@ def test_up_starts_then_reuses_then_down_stops(
     assert running_services(docker_engine, project) == {"backend", "postgres", "redis"}
     port = published_port(docker_engine, project, "backend", 8000)
     expected = f"backend_url = http://localhost:{port}   (discovery: docker container {project}-backend-1 ("
-    assert any(line.startswith(expected) for line in lines)
+    (endpoint_line,) = [line for line in lines if line.startswith(expected)]
+    # The value's receipt says the stack was started for it, and from which file.
+    assert re.search(r"; started by layercfg up: healthy after [\d.]+ s, docker/compose\.yml\)\)$", endpoint_line)
+    assert "is not a port number" not in first.stdout + first.stderr  # host port 0 is ephemeral, not an error
     state = json.loads((stack_project / ".layercfg" / "lifecycle" / f"{project}.json").read_text())
     assert state["started"] == ["backend", "postgres", "redis"]
 
@@ -152,6 +155,7 @@ def test_up_starts_then_reuses_then_down_stops(
     assert header_line.startswith("layercfg: compose not run (every service already runs), project ")
     assert (report["endpoint"]["field"], report["endpoint"]["value"]) == ("backend_url", f"http://localhost:{port}")
     assert report["endpoint"]["source"].startswith(f"docker container {project}-backend-1 (")
+    assert report["endpoint"]["source"].endswith(f"; reused by layercfg up: container {project}-backend-1 running)")
 
     stopped = run_cli("down", "--project-name", project, env=engine_env, cwd=stack_project)
     assert stopped.returncode == 0, stopped.stderr
