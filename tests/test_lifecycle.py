@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -330,38 +329,36 @@ def test_failed_start_becomes_the_fallback_reason(
 def test_four_concurrent_runs_are_isolated(
     docker_engine: Any, engine_env: dict[str, str], stack_project: Path, projects: Callable[[], str]
 ) -> None:
-    """Four concurrent `up`s on one engine, each its own project, each resolve their own ephemeral ports."""
+    """Four `layercfg up` processes at once on one engine, each its own project (as parallel CI jobs
+    are), each start their stack and resolve their own ephemeral port."""
     names = [projects() for _ in range(4)]
-    reports: dict[str, Any] = {}
-    errors: list[BaseException] = []
-
-    def run(name: str) -> None:
-        try:
-            reports[name] = layercfg.up(
-                None, services=["backend"], project_name=name, environ=engine_env, project_dir=stack_project
-            )
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(90)
-    assert errors == []
+    runs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "layercfg", "up", "--project-name", name, "--service", "backend", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=engine_env,
+            cwd=stack_project,
+        )
+        for name in names
+    }
     ports = {}
-    for name in names:
-        report = reports[name]
-        assert [(o.service, o.action) for o in report.services] == [("backend", "started")]
+    for name, process in runs.items():
+        out, err = process.communicate(timeout=90)
+        assert process.returncode == 0, err
+        report = json.loads(out)
+        assert [(s["service"], s["action"]) for s in report["services"]] == [("backend", "started")]
         port = published_port(docker_engine, name, "backend", 8000)
-        assert report.config.backend_url == f"http://localhost:{port}"
+        assert report["endpoint"]["value"] == f"http://localhost:{port}"
         # A fresh load of the same project reads the same ephemeral port back.
         again = layercfg.load_config(environ={**engine_env, "NETRA_COMPOSE_PROJECT": name}, project_dir=stack_project)
         assert again.backend_url == f"http://localhost:{port}"
         ports[name] = port
     assert len(set(ports.values())) == 4
     for name in names:
-        reports[name].stop()
+        done = run_cli("down", "--project-name", name, env=engine_env, cwd=stack_project)
+        assert done.returncode == 0, done.stderr
         assert running_services(docker_engine, name) == set()
 
 
