@@ -12,6 +12,7 @@ import functools
 import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 import attrs
@@ -42,8 +43,7 @@ class Derivation(NamedTuple):
     compute: Callable[..., object]
 
 
-@attrs.frozen
-class Setting:
+class Setting(NamedTuple):
     """layercfg's data for one field (stored under ``metadata["layercfg"]``)."""
 
     env: str | None = None  # canonical name; None = prefix + FIELD_NAME
@@ -165,8 +165,7 @@ class Service:
     health_path: str | None = None
 
 
-@attrs.frozen
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """Everything a load needs to know about one field, resolved once per schema."""
 
     name: str
@@ -198,8 +197,7 @@ class FieldSpec:
         return (*self.switch_names, *self.port_aliases, *self.aliases, self.env)
 
 
-@attrs.frozen
-class SchemaInfo:
+class SchemaInfo(NamedTuple):
     """The field table of one load: the schema's fields, the engine's settings and the services.
 
     Fields with ``attribute=False`` are settings the engine needs (discovery, fallback, a
@@ -211,7 +209,7 @@ class SchemaInfo:
     prefix: str
     fields: Mapping[str, FieldSpec]
     by_env_name: Mapping[str, FieldSpec]  # canonical and alias names -> field
-    services: Mapping[str, ServiceModel] = attrs.Factory(dict)
+    services: Mapping[str, ServiceModel] = MappingProxyType({})
 
     def suggest(self, name: str) -> str | None:
         return suggest(name, self.fields)
@@ -347,7 +345,7 @@ def schema_info(
             from .exceptions import UnknownFieldError
 
             raise UnknownFieldError(name, suggest(name, specs))
-        specs[name] = attrs.evolve(specs[name], aliases=tuple(n for n in names if n != specs[name].env))
+        specs[name] = specs[name]._replace(aliases=tuple(n for n in names if n != specs[name].env))
     from ._services import service_models
 
     services = service_models(schema.__name__, specs, prefix, extra_services)

@@ -134,7 +134,7 @@ def service_models(
         )
         for part, field in fields.items():
             if field is not None and field in specs:
-                specs[field] = attrs.evolve(specs[field], part_of=endpoints[0].url_field, part=part)
+                specs[field] = specs[field]._replace(part_of=endpoints[0].url_field, part=part)
         scheme = endpoints[0].scheme
         probe = main.probe or (
             "http" if scheme in ("http", "https") else "websocket" if scheme in ("ws", "wss") else "tcp"
@@ -219,7 +219,7 @@ def _endpoint_model(decl: Service, url_field: str | None, specs: dict[str, Field
         if field is not None:
             if field not in specs:
                 raise TypeError(f"service {decl.name!r}: {part} field {field!r} is not a field")
-            specs[field] = attrs.evolve(specs[field], part_of=url_field, part=part)
+            specs[field] = specs[field]._replace(part_of=url_field, part=part)
     container_port = decl.container_port or default_port(scheme)
     setting_name = f"{decl.name}.{decl.endpoint}.container_port" if decl.endpoint else f"{decl.name}.container_port"
     _generated(
