@@ -14,7 +14,12 @@ from ._endpoints import Resolved, align_endpoints
 from ._merge import Ranked, legacy_warning, name_warnings
 from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, notice
 from ._schema import SECRET_MASK, FieldSpec, SchemaInfo
+from ._sources import Entry
 from .exceptions import ConversionError, LayercfgError, MissingValueError
+
+# (id of a defaults-layer entry, tier) -> (that entry, its shadowed candidate); the entry is kept so the
+# id is never reused while the pair lives.
+_DEFAULT_CANDIDATES: dict[tuple[int, int], tuple[Entry, Candidate]] = {}
 
 
 class Resolver:
@@ -64,7 +69,16 @@ class Resolver:
         # This runs once per field of every load: plain loops, no generator.
         candidates = [winner]
         for other_tier, other in ranked[1:]:
-            candidates.append(Candidate(other.origin, other.raw, other_tier))
+            if other.origin.layer is LayerKind.DEFAULT:
+                # The defaults layer is the same entries every load (computed once per schema), and
+                # candidates are immutable: its shadowed candidates are made once too.
+                key = (id(other), other_tier)
+                shadowed = _DEFAULT_CANDIDATES.get(key)
+                if shadowed is None or shadowed[0] is not other:
+                    shadowed = _DEFAULT_CANDIDATES[key] = (other, Candidate(other.origin, other.raw, other_tier))
+                candidates.append(shadowed[1])
+            else:
+                candidates.append(Candidate(other.origin, other.raw, other_tier))
         trace = FieldTrace(spec.name, value, spec.secret, winner, tuple(candidates), tuple(warnings))
         return Resolved(value, trace, tier)
 
