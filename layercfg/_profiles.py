@@ -40,6 +40,8 @@ from .exceptions import (
 )
 
 BUILTIN_PREFIX = "<builtin>/profiles/"
+# The profile file formats, by suffix: TOML through tomllib, the others through dynaconf's readers.
+PROFILE_FORMATS = (".toml", ".yaml", ".yml", ".json", ".ini")
 PROFILE_KEYS = ("description", "extends", "env_files")
 TOP_KEYS = ("profile", "values", "services")
 # [services.NAME]: names and container ports resolve through the layers like any setting; the rest
@@ -95,16 +97,31 @@ class Profile:
         return self.location(table, key.rsplit(".", 1)[-1] if table != "values" else key)
 
 
-def available_profiles(settings: ProjectSettings, include_builtin: bool) -> dict[str, Path]:
-    """Profile name -> file; the project's own profiles override built-ins by name."""
+def profile_files(settings: ProjectSettings, include_builtin: bool) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """Profile name -> file, and the names more than one file of one directory claims
+    (``docker.toml`` and ``docker.yaml``). The project's own profiles override built-ins by name."""
     found: dict[str, Path] = {}
+    clashes: dict[str, list[Path]] = {}
     directories = [builtin_profiles_dir()] if include_builtin else []
     directories.append(settings.project_dir / settings.profiles_dir)
     for directory in directories:
-        if is_dir(directory):
-            for path in sorted(directory.glob("*.toml")):
-                found[path.stem] = path
-    return found
+        if not is_dir(directory):
+            continue
+        here: dict[str, list[Path]] = {}
+        for path in sorted(directory.iterdir()):
+            if path.suffix in PROFILE_FORMATS and not path.name.startswith("."):
+                here.setdefault(path.stem, []).append(path)
+        for name, paths in here.items():
+            found[name] = paths[0]
+            clashes.pop(name, None)
+            if len(paths) > 1:
+                clashes[name] = paths
+    return found, clashes
+
+
+def available_profiles(settings: ProjectSettings, include_builtin: bool) -> dict[str, Path]:
+    """Profile name -> file; the project's own profiles override built-ins by name."""
+    return profile_files(settings, include_builtin)[0]
 
 
 def display_path(path: Path, settings: ProjectSettings) -> str:
@@ -143,7 +160,7 @@ class ProfileReader:
     def __init__(self, settings: ProjectSettings, info: SchemaInfo, include_builtin: bool) -> None:
         self.settings = settings
         self.info = info
-        self.available = available_profiles(settings, include_builtin)
+        self.available, self.clashes = profile_files(settings, include_builtin)
         self.include_builtin = include_builtin
         self.errors: list[LayercfgError] = []
         self._cache: dict[str, Profile | None] = {}
@@ -161,7 +178,7 @@ class ProfileReader:
                 f"(schema {self.settings.schema}; set builtin_profiles = true in [tool.layercfg] to use them)"
             )
         )
-        return f"{directory}/ has no *.toml profile{builtin}"
+        return f"{directory}/ has no profile file ({', '.join('*' + s for s in PROFILE_FORMATS)}){builtin}"
 
     @staticmethod
     def _parse(text: str, display: str) -> dict[str, Any]:
@@ -207,6 +224,9 @@ class ProfileReader:
             )
         display = display_path(path, self.settings)
         try:
+            if name in self.clashes:
+                files = " and ".join(display_path(p, self.settings) for p in self.clashes[name])
+                raise ProfileError(f"profile {name!r} is defined twice, by {files}: keep one", location=display)
             profile: Profile | None = self._read(name, path, display)
         except LayercfgError as exc:
             self.errors.append(exc)
@@ -216,8 +236,13 @@ class ProfileReader:
 
     def _read(self, name: str, path: Path, display: str) -> Profile:
         text = read_text(path, display, "profile")
-        data = self._parse(text, display)
-        lines = key_lines(text)
+        if path.suffix == ".toml":
+            data = self._parse(text, display)
+            lines = key_lines(text)
+        else:  # YAML, JSON or INI: dynaconf's readers, imported only now (docs/profiles.md)
+            from ._profile_formats import parse
+
+            data, lines = parse(text, display, path.suffix)
 
         def where(table: str, key: str) -> str:
             line = lines.get((table, key))

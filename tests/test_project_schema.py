@@ -81,8 +81,13 @@ def test_unrelated_schema_says_why_there_are_no_profiles(project: Project, run_c
     root = team_project(project, STANDALONE, "Standalone", package="teampkg_d")
     listed = run_cli("profiles", cwd=root)
     assert (listed.returncode, listed.stdout) == (0, "")
-    assert listed.stderr.startswith("no profiles: profiles/ has no *.toml profile, and the built-in profiles apply")
+    formats = "(*.toml, *.yaml, *.yml, *.json, *.ini)"
+    assert listed.stderr.startswith(
+        f"no profiles: profiles/ has no profile file {formats}, and the built-in profiles apply"
+    )
     assert "set builtin_profiles = true in [tool.layercfg]" in listed.stderr
     unknown = run_cli("--profile", "alpine-test", "show", cwd=root)
     assert unknown.returncode == 1
-    assert "unknown profile 'alpine-test' (available: (none)); profiles/ has no *.toml profile" in unknown.stderr
+    assert (
+        f"unknown profile 'alpine-test' (available: (none)); profiles/ has no profile file {formats}" in unknown.stderr
+    )
