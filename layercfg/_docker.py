@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -29,6 +30,8 @@ from ._engine import (
     _is_not_found,
     _resolve_endpoint,
 )
+
+T = TypeVar("T")
 
 __all__ = [
     "DiscoveryResult",
@@ -185,28 +188,32 @@ def discover(
     return DiscoveryResult(endpoint.url, None, MappingProxyType(outcome), clock.elapsed())
 
 
-def check_engine(*, budget: float = 2.0, environ: Mapping[str, str] | None = None) -> DockerProblem | None:
-    """Return None when the Docker engine answers within ``budget`` seconds, else why not."""
+def _ask_engine(ask: Callable[[_Session], T], budget: float, environ: Mapping[str, str] | None) -> T | DockerProblem:
+    """``ask(session)`` against the engine ``environ`` names, within ``budget`` seconds, or why not."""
     clock = _Clock(budget)
     environ = os.environ if environ is None else environ
     try:
         endpoint = _resolve_endpoint(environ)
-    except Exception as exc:
+    except Exception as exc:  # a broken context or TLS setting: report it, never raise
         return _configuration_problem(exc, environ, clock)
 
-    def work() -> bool:
+    def work() -> T:
         with _Session(endpoint, clock) as session:
-            return session.ping()
+            return ask(session)
 
-    outcome = _bounded(work, clock, endpoint)
+    return _bounded(work, clock, endpoint)
+
+
+def check_engine(*, budget: float = 2.0, environ: Mapping[str, str] | None = None) -> DockerProblem | None:
+    """Return None when the Docker engine answers within ``budget`` seconds, else why not."""
+    started = time.monotonic()
+    outcome = _ask_engine(lambda session: (session.endpoint.url, session.ping()), budget, environ)
     if isinstance(outcome, DockerProblem):
         return outcome
-    if not outcome:
+    url, answered = outcome
+    if not answered:
         return DockerProblem(
-            "error",
-            f"Docker daemon at {endpoint.url} answered the ping with an error",
-            endpoint.url,
-            clock.elapsed(),
+            "error", f"Docker daemon at {url} answered the ping with an error", url, time.monotonic() - started
         )
     return None
 
@@ -214,23 +221,16 @@ def check_engine(*, budget: float = 2.0, environ: Mapping[str, str] | None = Non
 def container_health(container: str, *, budget: float = 2.0, environ: Mapping[str, str] | None = None) -> str | None:
     """The health status Docker reports for ``container`` (``starting``, ``healthy``,
     ``unhealthy``), or None: no health check, no such container, or no engine within ``budget``."""
-    clock = _Clock(budget)
-    environ = os.environ if environ is None else environ
-    try:
-        endpoint = _resolve_endpoint(environ)
-    except Exception:
-        return None
 
-    def work() -> str | None:
-        with _Session(endpoint, clock) as session:
-            try:
-                state = session.api.inspect_container(container).get("State") or {}
-            except Exception:
-                return None
-            status = (state.get("Health") or {}).get("Status")
-            return str(status) if status else None
+    def ask(session: _Session) -> str | None:
+        try:
+            state = session.api.inspect_container(container).get("State") or {}
+        except Exception:
+            return None
+        status = (state.get("Health") or {}).get("Status")
+        return str(status) if status else None
 
-    outcome = _bounded(work, clock, endpoint)
+    outcome = _ask_engine(ask, budget, environ)
     return None if isinstance(outcome, DockerProblem) else outcome
 
 
@@ -239,21 +239,14 @@ def project_containers(
 ) -> list[Mapping[str, Any]] | DockerProblem:
     """Every container of compose project ``project`` (running or not), as the engine's container
     list answers (one API call), or why the engine could not say within ``budget``."""
-    clock = _Clock(budget)
-    environ = os.environ if environ is None else environ
-    try:
-        endpoint = _resolve_endpoint(environ)
-    except Exception as exc:
-        return _configuration_problem(exc, environ, clock)
 
-    def work() -> list[Mapping[str, Any]]:
-        with _Session(endpoint, clock) as session:
-            answer: list[Mapping[str, Any]] = session.api.containers(
-                all=True, filters={"label": f"{PROJECT_LABEL}={project}"}
-            )
-            return answer
+    def ask(session: _Session) -> list[Mapping[str, Any]]:
+        answer: list[Mapping[str, Any]] = session.api.containers(
+            all=True, filters={"label": f"{PROJECT_LABEL}={project}"}
+        )
+        return answer
 
-    return _bounded(work, clock, endpoint)
+    return _ask_engine(ask, budget, environ)
 
 
 # --- talking to the engine ---------------------------------------------------------------------

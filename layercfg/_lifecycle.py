@@ -372,6 +372,11 @@ def _project_lock(state_file: Path, name: str, budget: float, out: TextIO | None
     path = state_file.with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
+
+        def holder() -> str:
+            handle.seek(0)
+            return handle.read().strip() or "another process"
+
         deadline = time.monotonic() + budget
         said = False
         while True:
@@ -380,17 +385,13 @@ def _project_lock(state_file: Path, name: str, budget: float, out: TextIO | None
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
                     raise StackError(
-                        f"project {name}: another layercfg up ({holder}) held {path} for more than "
+                        f"project {name}: another layercfg up ({holder()}) held {path} for more than "
                         f"{budget:g} s (docker_startup_timeout + {UP_GRACE:g} s)",
                         kind="timeout",
                     ) from None
                 if not said and out is not None:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    print(f"layercfg: waiting for {holder}, which is bringing up project {name}", file=out)
+                    print(f"layercfg: waiting for {holder()}, which is bringing up project {name}", file=out)
                     said = True
                 time.sleep(0.1)
         try:
@@ -777,31 +778,42 @@ def _up(
         services if services is not None else settings.services, trace, stack.reports
     )
     notes += more_notes
-    listed = _engine_states(stack.name, environ, settings.docker_timeout)
-    if listed is not None and all(service in listed[0] and listed[0][service].ready for service in wanted):
-        # The reuse path: one container-list call said every service runs and is healthy, so
-        # compose (a version check and a ps, two processes) has nothing to add.
-        endpoint_url, endpoint_source = listed[1]
-        reused = tuple(_reused(listed[0][service]) for service in wanted)
-        config, _ = reload(None, stack.name, reused)
+
+    def settled(
+        services: Sequence[ServiceOutcome],
+        started: tuple[str, ...],
+        created: tuple[str, ...],
+        compose: str,
+        engine: tuple[str, str],
+        runner: _Runner | None,
+    ) -> StackReport:
+        """The report of an ``up`` that succeeded, with the config loaded on the stack it left."""
+        config, _ = reload(None, stack.name, services)
         return StackReport(
             project=stack.name,
-            compose="",
-            engine=endpoint_url,
-            engine_source=endpoint_source,
+            compose=compose,
+            engine=engine[0],
+            engine_source=engine[1],
             files=stack.displays,
             project_directory=project.relative(stack.directory),
             lifecycle=mode,
             lifecycle_source=mode_source,
-            services=reused,
-            started=(),
-            created=(),
+            services=tuple(services),
+            started=started,
+            created=created,
             timeout=settings.timeout,
             elapsed=time.monotonic() - begin,
             notes=tuple(notes),
             config=config,
             state_file=str(stack.state_file),
+            runner=runner,
         )
+
+    listed = _engine_states(stack.name, environ, settings.docker_timeout)
+    if listed is not None and all(service in listed[0] and listed[0][service].ready for service in wanted):
+        # The reuse path: one container-list call said every service runs and is healthy, so
+        # compose (a version check and a ps, two processes) has nothing to add.
+        return settled([_reused(listed[0][service]) for service in wanted], (), (), "", listed[1], None)
     command = find_compose(environ)
     if command.note:
         notes.append(command.note)
@@ -824,29 +836,10 @@ def _up(
         else:
             missing.append(service)
 
-    def report(started: tuple[str, ...], created: tuple[str, ...], error: StackError | None = None) -> StackReport:
+    def report(started: tuple[str, ...], created: tuple[str, ...]) -> StackReport:
         ordered = [outcomes[s] for s in wanted if s in outcomes]
         ordered += [o for s, o in outcomes.items() if s not in wanted]
-        config, _ = reload(None, stack.name, ordered) if error is None else (None, None)
-        return StackReport(
-            project=stack.name,
-            compose=command.describe(),
-            engine=engine,
-            engine_source=engine_source,
-            files=stack.displays,
-            project_directory=project.relative(stack.directory),
-            lifecycle=mode,
-            lifecycle_source=mode_source,
-            services=tuple(ordered),
-            started=started,
-            created=created,
-            timeout=settings.timeout,
-            elapsed=time.monotonic() - begin,
-            notes=tuple(notes),
-            config=config,
-            state_file=str(stack.state_file),
-            runner=runner,
-        )
+        return settled(ordered, started, created, command.describe(), (engine, engine_source), runner)
 
     if not missing:
         return report((), ())

@@ -195,9 +195,7 @@ def test_failing_health_check_names_service_with_its_log(
 ) -> None:
     """A health check that never passes is a StackError naming the service, with its log's last lines."""
     project = projects()
-    with pytest.raises(StackError) as caught:
-        layercfg.up(None, services=["sick"], project_name=project, environ=engine_env, project_dir=stack_project)
-    error = caught.value
+    error = up_failure(services=["sick"], project_name=project, environ=engine_env, project_dir=stack_project)
     assert (error.kind, error.service) == ("unhealthy", "sick")
     assert str(error).startswith(f"service sick of project {project}: its health check never passed")
     assert "sick service starting" in error.logs
@@ -263,9 +261,7 @@ def test_compose_success_with_an_unhealthy_service_is_that_failure(
     """Compose exiting 0 while the health check fails is the "unhealthy" failure, with the service's log."""
     project = projects()
     env = compose_that_does_not_wait(tmp_path, engine_env)
-    with pytest.raises(StackError) as caught:
-        layercfg.up(None, services=["sick"], project_name=project, environ=env, project_dir=stack_project)
-    error = caught.value
+    error = up_failure(services=["sick"], project_name=project, environ=env, project_dir=stack_project)
     assert (error.kind, error.service) == ("unhealthy", "sick"), str(error)
     assert "sick service starting" in error.logs
 
@@ -276,9 +272,7 @@ def test_image_that_cannot_be_pulled(
 ) -> None:
     """`pull_policy: never` with a missing image is an image error naming the service."""
     project = projects()
-    with pytest.raises(StackError) as caught:
-        layercfg.up(None, services=["noimage"], project_name=project, environ=engine_env, project_dir=stack_project)
-    error = caught.value
+    error = up_failure(services=["noimage"], project_name=project, environ=engine_env, project_dir=stack_project)
     assert (error.kind, error.service) == ("image", "noimage")
     assert "its image cannot be pulled or found" in str(error)
 
