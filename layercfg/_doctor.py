@@ -24,7 +24,8 @@ from ._files import resolved
 from ._load import Resolution, resolve
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Status, Trace
-from ._render import display, mask_text, secret_values, text
+from ._render import secret_values
+from ._secrets import display, mask_text, text
 from .exceptions import (
     ConversionError,
     DiscoveryError,

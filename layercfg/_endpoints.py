@@ -18,7 +18,8 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 import attrs
 
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
-from ._schema import SECRET_MASK, SchemaInfo
+from ._schema import SchemaInfo
+from ._secrets import SECRET_MASK
 from ._services import EndpointModel, ServiceModel, default_port
 
 HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss"})

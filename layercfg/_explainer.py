@@ -243,7 +243,8 @@ def explain_address(
 ) -> str | None:
     """The section for a failed connection to one of ``addresses`` (or a URL / ``host:port`` text)."""
     from ._probe import probe_all
-    from ._render import mask_text, secret_values
+    from ._render import secret_values
+    from ._secrets import mask_text
 
     if isinstance(addresses, str):
         text = addresses

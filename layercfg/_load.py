@@ -160,7 +160,8 @@ def resolve(
         try:
             config = construct(schema, {name: fields[name].value for name in info.attributes})
         except (TypeError, ValueError) as exc:
-            from ._render import mask_text, secret_values_of
+            from ._provenance import secret_values_of
+            from ._secrets import mask_text
 
             # A validator's message may quote the value it rejected: mask secrets as everywhere else.
             message = mask_text(str(exc), secret_values_of(fields.values()))

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from ._provenance import LayerKind, Notice, notice
-from ._schema import SECRET_MASK, SchemaInfo
+from ._schema import SchemaInfo
+from ._secrets import SECRET_MASK
 from ._sources import Entry, Layer
 
 

@@ -2,17 +2,21 @@
 
 Provenance lives beside the config, never on it (the config stays a plain frozen
 attrs value). :class:`LayerKind` names the built-in kinds of origin; the precedence
-order itself is the table in :mod:`layercfg._stack`.
+order itself is the table in :mod:`layercfg._stack`. A record says itself in words here,
+next to its fields (a notice's wording, one field's receipt); the views of whole loads
+(JSON, the show table, env exports) are the renderer's.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
+
+from ._secrets import display, mask_text, text, url_passwords
 
 if TYPE_CHECKING:
     from ._discovery import DiscoveryReport
@@ -128,8 +132,6 @@ class Notice(NamedTuple):
         return dict(self.facts)[name]
 
     def __str__(self) -> str:
-        from ._render import notice_text
-
         return notice_text(self)
 
 
@@ -164,13 +166,9 @@ class FieldTrace:
         return attrs.evolve(self, notices=(*self.notices, *added))
 
     def __str__(self) -> str:
-        from ._render import field_text
-
         return field_text(self)
 
     def __repr__(self) -> str:
-        from ._render import display, text
-
         shown = text(display(self.value, secret=self.secret))
         return (
             f"FieldTrace(name={self.name!r}, value={shown!r}, layer={self.winner.origin.layer.label!r}, "
@@ -194,3 +192,95 @@ class Trace:
 
     def __getitem__(self, name: str) -> FieldTrace:
         return self.fields[name]
+
+
+def secret_values_of(fields: Iterable[FieldTrace]) -> list[str]:
+    """The raw texts of the secret candidates of ``fields``, and the passwords inside their URLs."""
+    found = []
+    for field in fields:
+        if field.secret:
+            found += [str(c.raw) for c in field.candidates if c.raw is not None and str(c.raw)]
+        for candidate in field.candidates:
+            if isinstance(candidate.raw, str):
+                found += url_passwords(candidate.raw)
+    return found
+
+
+LABEL_WIDTH = 9
+LAYER_WIDTH = 12
+
+
+def source_text(candidate: Candidate) -> str:
+    """Where a candidate came from, with why (the derived step says its lineage on lines of its own)."""
+    origin = candidate.origin
+    source = origin.source
+    if origin.detail and origin.layer is not LayerKind.DERIVED:
+        source += f" ({origin.detail})"
+    return source
+
+
+def field_text(field: FieldTrace) -> str:
+    """The receipt of one field on its own (``str(explain(cfg, name))``), secrets masked."""
+    return explain_lines(field, secret_values_of([field]), show_secrets=False)
+
+
+def explain_lines(field: FieldTrace, secrets: Sequence[str], *, show_secrets: bool) -> str:
+    """The receipt of one field as ``layercfg explain`` prints it; ``secrets`` are masked in free text."""
+    value = text(display(field.value, secret=field.secret, show_secrets=show_secrets))
+    lines = [f"{field.name} = {value}"]
+    for candidate in field.candidates:
+        label = "set by" if candidate.status is Status.WON else candidate.status.value
+        layer = candidate.origin.layer.label
+        if candidate.status is Status.WON:
+            body = source_text(candidate)
+            if candidate.origin.location:
+                body += f"   {candidate.origin.location}"
+        else:
+            raw = display(candidate.raw, secret=field.secret, show_secrets=show_secrets)
+            body = f"{text(raw)}   {candidate.origin.location or source_text(candidate)}"
+            if candidate.origin.location:
+                body += f" ({source_text(candidate)})"
+        lines.append(f"  {label:<{LABEL_WIDTH}} {layer:<{LAYER_WIDTH}} {body}")
+        for part, where in candidate.origin.parts if candidate.status is Status.WON else ():
+            secret = " <secret>" if part == "password" and not show_secrets else ""
+            lines.append(f"  {'':<{LABEL_WIDTH}} {'':<{LAYER_WIDTH}}   {part:<8} <- {where}{secret}")
+        if candidate.status is Status.WON and field.lineage:
+            for name, origin in field.lineage:
+                lines.append(f"  {'':<{LABEL_WIDTH}} {'':<{LAYER_WIDTH}}   {name} <- {mask_text(str(origin), secrets)}")
+    for warning in field.warnings:
+        lines.append(f"  {'warning':<{LABEL_WIDTH}} {mask_text(warning, secrets)}")
+    return "\n".join(lines)
+
+
+_NOTICES = {
+    "legacy-name": "{variable} is a legacy name; prefer {prefer}",
+    "names-disagree": "{lost}={lost_value} and {won}={won_value} disagree in {where}; {won} wins ({why})",
+    "half-overridden": (
+        "half-overridden pair: {field}={stale} from {stale_origin} is below {newest} from {newest_origin}; "
+        "using the derived value instead so the pair stays consistent (set {field} at the same layer to keep it)"
+    ),
+    "internal-host": (
+        "host {host} is a name service {service} runs under inside the compose network; from this machine "
+        "connect to the port it publishes on localhost"
+    ),
+    "part-internal": (
+        "{who}={shown} ({origin}) is a name the service runs under inside the compose network, not reachable "
+        "from this machine; {field} follows {url_field} instead"
+    ),
+    "part-disagrees": (
+        "{who}={shown} ({origin}) disagrees with {url_field} from {url_origin} ({why}); {field} follows {url_field}"
+    ),
+    "port-conflict": (
+        "{field} points at port {port} ({origin}) but docker container {container} publishes "
+        "{container_port}/tcp on {host_port}; nothing may listen on {port}"
+    ),
+    "fallback-switched": "fallback: {field} switched to staging ({why})",
+    "fallback-unswitched": "fallback: {field} stays at {value}: {staging} is not set (set {names})",
+    "fallback-kept-local": "{reason}",
+    "fallback-all-down": "{reason}",
+}
+
+
+def notice_text(item: Notice) -> str:
+    """A warning record in words (the one place they are worded)."""
+    return _NOTICES[item.kind].format(**dict(item.facts))

@@ -19,7 +19,8 @@ import attrs
 
 from ._project import ProjectSettings, find_project
 from ._provenance import FieldTrace
-from ._schema import SECRET_MASK, FieldSpec, SchemaInfo, mask_url_passwords, suggest
+from ._schema import FieldSpec, SchemaInfo, suggest
+from ._secrets import SECRET_MASK, mask_url_passwords
 from ._services import default_port
 from ._sources import EnvFile
 from .exceptions import LayercfgError

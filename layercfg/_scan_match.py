@@ -22,7 +22,7 @@ import attrs
 
 from ._scan_index import LOOPBACK_HOSTS, ScanIndex
 from ._scan_messages import hint, internal_detail, loopback_detail, values_clause
-from ._schema import mask_url_passwords
+from ._secrets import mask_url_passwords
 from ._services import default_port
 
 ENDPOINT = "endpoint.hardcoded"

@@ -9,7 +9,6 @@ and a derivation. Fields without it still load, with the canonical name only.
 from __future__ import annotations
 
 import functools
-import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -17,19 +16,12 @@ from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
+from ._secrets import SECRET_MASK, looks_secret, mask_url_passwords
+
 if typing.TYPE_CHECKING:
     from ._services import EndpointModel, ServiceModel
 
 METADATA_KEY = "layercfg"
-SECRET_MASK = "<secret>"
-
-# Names that look secret are masked even when the schema did not say so (DESIGN.md).
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|^KEY$|PASSWD|CREDENTIAL", re.IGNORECASE)
-
-
-def looks_secret(name: str) -> bool:
-    """True for names like ``*PASSWORD*``, ``*SECRET*``, ``*TOKEN*`` and ``*_KEY``."""
-    return bool(_SECRET_NAME.search(name))
 
 
 class Derivation(NamedTuple):
@@ -113,24 +105,6 @@ def _secret_repr(_value: object) -> str:
 
 def _masked_repr(value: object) -> str:
     return mask_url_passwords(repr(value))
-
-
-# scheme://user:PASSWORD@host: the password part of a URL's userinfo.
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:)([^/?#@\s]*)(@)")
-
-
-def mask_url_passwords(text: str) -> str:
-    """Replace the password of every URL inside ``text`` with ``<secret>``; the user stays visible."""
-    if "@" not in text:
-        return text
-    return _URL_PASSWORD.sub(lambda m: m.group(1) + SECRET_MASK + m.group(3) if m.group(2) else m.group(0), text)
-
-
-def url_passwords(text: str) -> list[str]:
-    """The passwords of the URLs inside ``text`` (for masking them in free text)."""
-    if "@" not in text:
-        return []
-    return [m.group(2) for m in _URL_PASSWORD.finditer(text) if m.group(2)]
 
 
 PARTS = ("host", "port", "user", "password", "database")

@@ -19,7 +19,7 @@ import click
 
 from . import _render
 from ._load import Loaded, load
-from ._schema import SECRET_MASK
+from ._secrets import SECRET_MASK, display, mask_text, text
 from ._words import split_assignments
 from .exceptions import LayercfgError
 
@@ -137,7 +137,7 @@ def explain(ctx: click.Context, /, field: str, as_json: bool, **given: Any) -> N
 
     trace = explain_field(loaded.config, field)
     secrets = [] if options.show_secrets else _render.secret_values(loaded.trace)
-    notes = [_render.mask_text(warning, secrets) for warning in loaded.trace.warnings]
+    notes = [mask_text(warning, secrets) for warning in loaded.trace.warnings]
     if as_json:
         # Everything the text shows: the field's receipt, and the load-wide notes under "notes".
         data = _render.explain_dict(trace, loaded.trace, show_secrets=options.show_secrets)
@@ -275,13 +275,13 @@ def diff(ctx: click.Context, /, first: str, second: str, as_json: bool, receipts
         click.echo(f"{row['field']}")
         for side in (first, second):
             info = row[side]
-            click.echo(f"  {side:<16} {_render.text(info['value'])}   ({info['layer']}: {info['where']})")
+            click.echo(f"  {side:<16} {text(info['value'])}   ({info['layer']}: {info['where']})")
 
 
 def _side(field: Any, show_secrets: bool) -> dict[str, Any]:
     origin = field.winner.origin
     return {
-        "value": _render.display(field.value, secret=field.secret, show_secrets=show_secrets),
+        "value": display(field.value, secret=field.secret, show_secrets=show_secrets),
         "layer": origin.layer.label,
         "where": origin.location or origin.source,
     }
@@ -563,7 +563,7 @@ def _up_backend(config: Any) -> str | None:
 
 
 def _up_masked(value: object) -> object:
-    from ._schema import mask_url_passwords
+    from ._secrets import mask_url_passwords
 
     return mask_url_passwords(value) if isinstance(value, str) else value
 

@@ -151,14 +151,12 @@ class ConfigError(LayercfgError, ExceptionGroup):
     """Loading failed; ``errors`` (also ``exceptions``) holds every problem found, not only the first.
 
     An :class:`ExceptionGroup`, so ``except* ConversionError`` picks out one kind. Each error
-    carries ``.field`` (None when it concerns no single field); the text is rendered by
-    :mod:`layercfg._render`.
+    carries ``.field`` (None when it concerns no single field); the message is the one problem,
+    or every problem on its own line.
     """
 
     def __new__(cls, errors: Sequence[LayercfgError]) -> ConfigError:
-        from ._render import error_text
-
-        self: ConfigError = super().__new__(cls, error_text(errors), list(errors))
+        self: ConfigError = super().__new__(cls, _problems_text(errors), list(errors))
         return self
 
     def __init__(self, errors: Sequence[LayercfgError]) -> None:
@@ -176,6 +174,13 @@ class ConfigError(LayercfgError, ExceptionGroup):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ConfigError, (list(self.errors),))
+
+
+def _problems_text(errors: Sequence[LayercfgError]) -> str:
+    """A failed load for people: the one problem, or every problem on its own line."""
+    if len(errors) == 1:
+        return str(errors[0])
+    return "\n".join([f"{len(errors)} problems in the configuration:", *(f"  - {e}" for e in errors)])
 
 
 class DiscoveryError(LayercfgError):

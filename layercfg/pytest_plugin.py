@@ -418,7 +418,8 @@ def _origin_text(trace: Any) -> str:
 def _header_lines(loaded: Loaded[Any]) -> list[str]:
     """What the header says about one resolution: the profiles, then one line per endpoint with its origin,
     then the notes (each once)."""
-    from ._render import display, mask_text, secret_values, text
+    from ._render import secret_values
+    from ._secrets import display, mask_text, text
     from .testing import service_fields
 
     trace = loaded.trace
@@ -553,7 +554,8 @@ def _is_ci(environ: Mapping[str, str]) -> bool:
 def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
     """Skip (or fail, when strict) a test whose required services are not ready (their protocol's probe)."""
     from ._probe import probe, readiness_request
-    from ._render import mask_text, secret_values
+    from ._render import secret_values
+    from ._secrets import mask_text
     from .exceptions import LayercfgError
     from .testing import field_value, service_field
 
@@ -822,7 +824,8 @@ def _write_receipt(config: pytest.Config, state: _State) -> None:
         return
     import json
 
-    from ._render import display, mask_text, secret_values
+    from ._render import secret_values
+    from ._secrets import display, mask_text
 
     receipt: dict[str, Any] = {"version": 1}
     if isinstance(outcome, _Failure):

@@ -95,7 +95,8 @@ def url_origin(cfg: object, field: str) -> str:
 def _masked(cfg: object, text: str) -> str:
     """``text`` with the config's secrets and every URL's password masked."""
     from ._load import provenance
-    from ._render import mask_text, secret_values
+    from ._render import secret_values
+    from ._secrets import mask_text
 
     try:
         secrets = secret_values(provenance(cfg))

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "layercfg"
 # Floor of each top-level name under layercfg/ (a module, or a folder and everything in it).
 FLOORS = {
     "exceptions": 0,
+    "_secrets": 1,
     "_schema": 1,
     "_services": 1,
     "_provenance": 1,
@@ -65,12 +66,9 @@ ALLOWED = {
     ("_provenance", "_discovery"),
     ("_provenance", "_fallback"),
     ("_provenance", "_schema"),
-    ("_provenance", "_render"),
-    ("exceptions", "_render"),
     ("_schema", "_services"),
     ("_discovery", "_endpoints"),
     ("_render", "_endpoints"),
-    ("_load", "_render"),
     ("exceptions", "_provenance"),
 }
 
