@@ -25,8 +25,8 @@ from .exceptions import (
 if TYPE_CHECKING:
     from ._explainer import explain_failure
     from ._lifecycle import StackReport, up
-    from ._load import Loaded, explain, load, load_config, provenance
-    from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, Trace
+    from ._load import Loaded, Trace, explain, load, load_config, provenance
+    from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status
     from ._schema import Derivation, Service, Setting, setting
     from ._testenv import TestEnvConfig, websocket_url_from
     from .testing import wait_for_service, wait_for_service_async
@@ -81,7 +81,7 @@ _LAZY = {
     "Notice": "._provenance",
     "Origin": "._provenance",
     "Status": "._provenance",
-    "Trace": "._provenance",
+    "Trace": "._load",
     "Derivation": "._schema",
     "Service": "._schema",
     "Setting": "._schema",

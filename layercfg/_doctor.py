@@ -21,9 +21,9 @@ import attrs
 
 from ._discovery import ComposeReport, ComposeVariables, compose_service_for, read_compose
 from ._files import resolved
-from ._load import Resolution, resolve
+from ._load import Resolution, Trace, resolve
 from ._project import ProjectSettings
-from ._provenance import FieldTrace, LayerKind, Status, Trace
+from ._provenance import FieldTrace, LayerKind, Status
 from ._render import secret_values
 from ._secrets import display, mask_text, text
 from .exceptions import (

@@ -21,8 +21,9 @@ import attrs
 from .exceptions import walk_causes
 
 if TYPE_CHECKING:
+    from ._load import Trace
     from ._probe import ProbeRequest, ProbeResult
-    from ._provenance import FieldTrace, Trace
+    from ._provenance import FieldTrace
 
 __all__ = ["Address", "connection_failure", "explain_address", "explain_exception", "explain_failure"]
 

@@ -32,8 +32,8 @@ from .exceptions import ConfigError, LayercfgError, StackError
 if TYPE_CHECKING:
     from ._compose_cli import ComposeCommand, ContainerState
     from ._discovery import ComposeReport
+    from ._load import Trace
     from ._project import ProjectSettings
-    from ._provenance import Trace
 
 __all__ = ["ServiceOutcome", "StackReport", "down", "stop_started", "up"]
 

@@ -1,10 +1,15 @@
-"""load_config(): sources -> layers -> merge -> (discovery) -> resolve -> fallback -> config + provenance."""
+"""load_config(): sources -> layers -> merge -> (discovery) -> resolve -> fallback -> config + provenance.
+
+The receipt of a whole load (:class:`Trace`) lives here with :class:`Loaded` and :class:`Resolution`:
+it holds what the stages below reported (discovery, fallback, the field table), so it sits above them.
+"""
 
 from __future__ import annotations
 
 import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
@@ -12,7 +17,7 @@ import attrs
 from ._merge import merge, splice
 from ._profiles import ProfileReader, check_values, split_profile_names
 from ._project import ProjectSettings, find_project
-from ._provenance import FieldTrace, Trace
+from ._provenance import FieldTrace
 from ._resolve import Resolver, top_value
 from ._schema import SchemaInfo, construct, schema_info, suggest
 from ._sources import EnvFile, Layer
@@ -21,9 +26,28 @@ from .exceptions import ConfigError, LayercfgError, ProjectError, UnknownFieldEr
 
 if TYPE_CHECKING:
     from ._discovery import ComposeReport, DiscoveryReport
+    from ._fallback import FallbackReport
 
 T = TypeVar("T")
 PathLike = str | os.PathLike[str]
+
+
+@attrs.frozen
+class Trace:
+    """The receipt for one whole load."""
+
+    schema: type
+    profiles: tuple[str, ...]
+    project_dir: Path
+    fields: Mapping[str, FieldTrace]
+    warnings: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()  # the resolved stack, lowest first, e.g. "profile docker (profiles/docker.toml)"
+    discovery: DiscoveryReport | None = None  # when discovery ran
+    fallback: FallbackReport | None = None  # what the fallback step decided
+    info: SchemaInfo | None = None  # the load's field table (schema fields, engine settings, services)
+
+    def __getitem__(self, name: str) -> FieldTrace:
+        return self.fields[name]
 
 
 @attrs.frozen

@@ -10,18 +10,12 @@ next to its fields (a notice's wording, one field's receipt); the views of whole
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import attrs
 
 from ._secrets import display, mask_text, text, url_passwords
-
-if TYPE_CHECKING:
-    from ._discovery import DiscoveryReport
-    from ._fallback import FallbackReport
-    from ._schema import SchemaInfo
 
 
 class LayerKind(enum.IntEnum):
@@ -174,24 +168,6 @@ class FieldTrace:
             f"FieldTrace(name={self.name!r}, value={shown!r}, layer={self.winner.origin.layer.label!r}, "
             f"source={self.winner.origin.source!r}, candidates={len(self.candidates)})"
         )
-
-
-@attrs.frozen
-class Trace:
-    """The receipt for one whole load."""
-
-    schema: type
-    profiles: tuple[str, ...]
-    project_dir: Path
-    fields: Mapping[str, FieldTrace]
-    warnings: tuple[str, ...] = ()
-    layers: tuple[str, ...] = ()  # the resolved stack, lowest first, e.g. "profile docker (profiles/docker.toml)"
-    discovery: DiscoveryReport | None = None  # when discovery ran
-    fallback: FallbackReport | None = None  # what the fallback step decided
-    info: SchemaInfo | None = None  # the load's field table (schema fields, engine settings, services)
-
-    def __getitem__(self, name: str) -> FieldTrace:
-        return self.fields[name]
 
 
 def secret_values_of(fields: Iterable[FieldTrace]) -> list[str]:

@@ -10,7 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._provenance import LAYER_WIDTH, Candidate, FieldTrace, Origin, Status, Trace, explain_lines, secret_values_of
+from ._load import Trace
+from ._provenance import LAYER_WIDTH, Candidate, FieldTrace, Origin, Status, explain_lines, secret_values_of
 from ._secrets import SECRET_MASK, display, mask_text, text
 
 
