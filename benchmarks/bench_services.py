@@ -52,8 +52,8 @@ import attrs
 import layercfg
 from layercfg import Service, _resolve, setting
 from layercfg._endpoints import align_endpoints
+from layercfg._fieldtable import schema_info
 from layercfg._provenance import LayerKind
-from layercfg._schema import schema_info
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (3, 6, 12, 24)

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._endpoints import is_local
+from ._fieldtable import SchemaInfo
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Notice, Origin, notice
-from ._schema import SchemaInfo
+from ._schema import ENGINE_DEFAULTS
 from ._services import EndpointModel, ServiceModel
 from ._sources import Entry, EnvFile, Layer
 from .exceptions import DiscoveryError, LayercfgError
@@ -115,10 +116,10 @@ def discovery_settings(setting: Callable[[str], object], info: SchemaInfo) -> Di
             if isinstance(names, tuple) and isinstance(port, int):
                 targets.append(Target(service, endpoint, tuple(str(n) for n in names), port))
     compose_files = value("compose_files", ())
-    budget = value("docker_timeout", 2.0)
+    budget = value("docker_timeout", ENGINE_DEFAULTS.docker_timeout)
     return DiscoverySettings(
         mode=str(value("discovery", "off")),
-        budget=float(budget) if isinstance(budget, (int, float)) else 2.0,
+        budget=float(budget) if isinstance(budget, (int, float)) else ENGINE_DEFAULTS.docker_timeout,
         compose_files=tuple(str(f) for f in compose_files) if isinstance(compose_files, tuple) else (),
         project_directory=_optional_str(value("compose_project_directory", None)),
         project=_optional_str(value("compose_project", None)),

@@ -23,13 +23,14 @@ import attrs
 
 from ._engine import (
     DockerProblem,
+    Endpoint,
     _bounded,
     _Clock,
     _configuration_problem,
-    _Endpoint,
     _is_not_found,
-    _resolve_endpoint,
+    resolve_endpoint,
 )
+from ._schema import ENGINE_DEFAULTS
 
 T = TypeVar("T")
 
@@ -167,13 +168,16 @@ class DiscoveryResult:
 
 
 def discover(
-    queries: Sequence[ServiceQuery], *, budget: float = 2.0, environ: Mapping[str, str] | None = None
+    queries: Sequence[ServiceQuery],
+    *,
+    budget: float = ENGINE_DEFAULTS.docker_timeout,
+    environ: Mapping[str, str] | None = None,
 ) -> DiscoveryResult:
     """Find each query's container and published port; return within ``budget`` seconds."""
     clock = _Clock(budget)
     environ = os.environ if environ is None else environ
     try:
-        endpoint = _resolve_endpoint(environ)
+        endpoint = resolve_endpoint(environ)
     except Exception as exc:  # a broken context or TLS setting: report it, never raise
         problem = _configuration_problem(exc, environ, clock)
         return DiscoveryResult(problem.engine, problem, MappingProxyType({}), clock.elapsed())
@@ -193,7 +197,7 @@ def _ask_engine(ask: Callable[[_Session], T], budget: float, environ: Mapping[st
     clock = _Clock(budget)
     environ = os.environ if environ is None else environ
     try:
-        endpoint = _resolve_endpoint(environ)
+        endpoint = resolve_endpoint(environ)
     except Exception as exc:  # a broken context or TLS setting: report it, never raise
         return _configuration_problem(exc, environ, clock)
 
@@ -204,7 +208,9 @@ def _ask_engine(ask: Callable[[_Session], T], budget: float, environ: Mapping[st
     return _bounded(work, clock, endpoint)
 
 
-def check_engine(*, budget: float = 2.0, environ: Mapping[str, str] | None = None) -> DockerProblem | None:
+def check_engine(
+    *, budget: float = ENGINE_DEFAULTS.docker_timeout, environ: Mapping[str, str] | None = None
+) -> DockerProblem | None:
     """Return None when the Docker engine answers within ``budget`` seconds, else why not."""
     started = time.monotonic()
     outcome = _ask_engine(lambda session: (session.endpoint.url, session.ping()), budget, environ)
@@ -218,7 +224,9 @@ def check_engine(*, budget: float = 2.0, environ: Mapping[str, str] | None = Non
     return None
 
 
-def container_health(container: str, *, budget: float = 2.0, environ: Mapping[str, str] | None = None) -> str | None:
+def container_health(
+    container: str, *, budget: float = ENGINE_DEFAULTS.docker_timeout, environ: Mapping[str, str] | None = None
+) -> str | None:
     """The health status Docker reports for ``container`` (``starting``, ``healthy``,
     ``unhealthy``), or None: no health check, no such container, or no engine within ``budget``."""
 
@@ -235,7 +243,7 @@ def container_health(container: str, *, budget: float = 2.0, environ: Mapping[st
 
 
 def project_containers(
-    project: str, *, budget: float = 2.0, environ: Mapping[str, str] | None = None
+    project: str, *, budget: float = ENGINE_DEFAULTS.docker_timeout, environ: Mapping[str, str] | None = None
 ) -> list[Mapping[str, Any]] | DockerProblem:
     """Every container of compose project ``project`` (running or not), as the engine's container
     list answers (one API call), or why the engine could not say within ``budget``."""
@@ -266,7 +274,7 @@ _STRATEGIES: Final = ("compose service label", "container name", "network alias"
 class _Session:
     """One client and one budget for one discover() or check_engine() call."""
 
-    def __init__(self, endpoint: _Endpoint, clock: _Clock) -> None:
+    def __init__(self, endpoint: Endpoint, clock: _Clock) -> None:
         self.endpoint = endpoint
         self.clock = clock
         self._api: Any = None

@@ -25,6 +25,7 @@ from ._load import Resolution, Trace, resolve
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Status
 from ._render import secret_values
+from ._schema import ENGINE_DEFAULTS
 from ._secrets import display, mask_text, text
 from .exceptions import (
     ConversionError,
@@ -403,7 +404,7 @@ def _docker_check(resolution: Resolution, environ: Mapping[str, str]) -> list[Fi
     else:
         from ._docker import check_engine
 
-        budget = _value(trace, "docker_timeout") or 2.0
+        budget = _value(trace, "docker_timeout") or ENGINE_DEFAULTS.docker_timeout
         problem = check_engine(budget=float(budget), environ=environ)
     if problem is None:
         return [Finding("docker.reachable", "info", "Docker engine answers")]
@@ -436,7 +437,7 @@ def _endpoint_checks(trace: Trace) -> list[Finding]:
         value = _value(trace, name)
         if spec.schemes and set(spec.schemes) <= {"ws", "wss"} and spec.staging and isinstance(value, str) and value:
             requests[name] = ProbeRequest(value, "websocket")
-    budget = float(_value(trace, "probe_timeout") or 1.0)
+    budget = float(_value(trace, "probe_timeout") or ENGINE_DEFAULTS.probe_timeout)
     results = probe_all(list(requests.values()), budget=budget)
     findings = []
     for name, request in requests.items():

@@ -17,8 +17,8 @@ from urllib.parse import SplitResult, quote, unquote, urlsplit
 
 import attrs
 
+from ._fieldtable import SchemaInfo
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
-from ._schema import SchemaInfo
 from ._secrets import SECRET_MASK
 from ._services import EndpointModel, ServiceModel, default_port
 

@@ -27,7 +27,7 @@ import attrs
 from ._files import read_text
 from .exceptions import LayercfgError, walk_causes
 
-__all__ = ["DEFAULT_ENGINE", "DockerProblem"]
+__all__ = ["DEFAULT_ENGINE", "DockerProblem", "Endpoint", "resolve_endpoint"]
 
 DEFAULT_ENGINE: Final = "unix:///var/run/docker.sock"
 # No Docker call gets less than this, so an almost spent budget still yields a real answer or
@@ -71,7 +71,7 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def _bounded(work: Callable[[], T], clock: _Clock, endpoint: _Endpoint) -> T | DockerProblem:
+def _bounded(work: Callable[[], T], clock: _Clock, endpoint: Endpoint) -> T | DockerProblem:
     """Run ``work`` in a thread and give up on it at the deadline.
 
     Every Docker call inside gets the remaining budget as its socket timeout, which covers a daemon
@@ -100,7 +100,9 @@ def _bounded(work: Callable[[], T], clock: _Clock, endpoint: _Endpoint) -> T | D
 
 
 @attrs.frozen
-class _Endpoint:
+class Endpoint:
+    """The engine a call goes to, and why that one."""
+
     url: str  # e.g. "unix:///var/run/docker.sock", "tcp://10.0.0.2:2376"
     source: str  # where the url came from, for messages: "DOCKER_HOST=...", "DOCKER_HOST is unset"
     tls: Any = None  # docker.tls.TLSConfig or None
@@ -114,7 +116,7 @@ class _Endpoint:
         return None
 
 
-def _resolve_endpoint(environ: Mapping[str, str]) -> _Endpoint:
+def resolve_endpoint(environ: Mapping[str, str]) -> Endpoint:
     """Pick the engine the way the Docker CLI and SDK do: DOCKER_HOST, else the current context.
 
     The docker SDK is imported only where it decides something (TLS settings, a tcp:// host, a
@@ -129,16 +131,16 @@ def _resolve_endpoint(environ: Mapping[str, str]) -> _Endpoint:
         params = kwargs_from_env(environment=dict(environ) or {"_LAYERCFG_EMPTY_ENVIRON": ""})
         tls = params.get("tls")
         if host:
-            return _Endpoint(str(params["base_url"]), f"DOCKER_HOST={host}", tls)
+            return Endpoint(str(params["base_url"]), f"DOCKER_HOST={host}", tls)
     elif host:
-        return _Endpoint(host, f"DOCKER_HOST={host}")
+        return Endpoint(host, f"DOCKER_HOST={host}")
     context = _current_context(environ)
     if context is not None:
         return context
     found = _search_sockets(environ)
     if found is not None:
         return found
-    return _Endpoint(DEFAULT_ENGINE, "DOCKER_HOST is unset", tls)
+    return Endpoint(DEFAULT_ENGINE, "DOCKER_HOST is unset", tls)
 
 
 def socket_candidates(environ: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -161,19 +163,19 @@ def socket_candidates(environ: Mapping[str, str]) -> list[tuple[str, str]]:
     return candidates
 
 
-def _search_sockets(environ: Mapping[str, str]) -> _Endpoint | None:
+def _search_sockets(environ: Mapping[str, str]) -> Endpoint | None:
     """The first usual socket that exists (as a socket), the way the CLIs users know look for one."""
     import stat
 
     for address, what in socket_candidates(environ):
         if address.startswith("npipe:"):
-            return _Endpoint(address, f"DOCKER_HOST is unset and no context is set; {what}")
+            return Endpoint(address, f"DOCKER_HOST is unset and no context is set; {what}")
         try:
             is_socket = stat.S_ISSOCK(os.stat(address).st_mode)
         except OSError:
             continue
         if is_socket:
-            return _Endpoint(f"unix://{address}", f"DOCKER_HOST is unset and no context is set; found {what} {address}")
+            return Endpoint(f"unix://{address}", f"DOCKER_HOST is unset and no context is set; found {what} {address}")
     return None
 
 
@@ -185,7 +187,7 @@ def _docker_config_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(home, ".docker")
 
 
-def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
+def _current_context(environ: Mapping[str, str]) -> Endpoint | None:
     """The Docker CLI's current context (DOCKER_CONTEXT, else config.json's currentContext).
 
     This reads the CLI's context store the way ``docker.context.Context.load_context`` does, but
@@ -228,7 +230,7 @@ def _current_context(environ: Mapping[str, str]) -> _Endpoint | None:
     if all(files.values()):
         verify = None if endpoint.get("SkipTLSVerify", False) else True
         tls = TLSConfig(client_cert=(files["cert"], files["key"]), ca_cert=files["ca"], verify=verify)
-    return _Endpoint(str(host), f"Docker context {name!r} from {origin}", tls)
+    return Endpoint(str(host), f"Docker context {name!r} from {origin}", tls)
 
 
 def _is_not_found(exc: BaseException) -> bool:
@@ -264,12 +266,12 @@ def _configuration_problem(exc: Exception, environ: Mapping[str, str], clock: _C
     return DockerProblem("error", f"cannot configure the Docker client: {exc}", engine, clock.elapsed())
 
 
-def _timeout_problem(endpoint: _Endpoint, clock: _Clock) -> DockerProblem:
+def _timeout_problem(endpoint: Endpoint, clock: _Clock) -> DockerProblem:
     message = f"Docker daemon at {endpoint.url} did not answer within {clock.budget:.1f} s ({endpoint.source})"
     return DockerProblem("timeout", message, endpoint.url, clock.elapsed())
 
 
-def _classify(exc: BaseException, endpoint: _Endpoint, clock: _Clock) -> DockerProblem:
+def _classify(exc: BaseException, endpoint: Endpoint, clock: _Clock) -> DockerProblem:
     kind = _kind(exc)
     if kind == "timeout":
         return _timeout_problem(endpoint, clock)

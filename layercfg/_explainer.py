@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._schema import ENGINE_DEFAULTS
 from .exceptions import walk_causes
 
 if TYPE_CHECKING:
@@ -298,7 +299,11 @@ def explain_address(
 
 
 def _seconds(value: object) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 1.0
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        else ENGINE_DEFAULTS.probe_timeout
+    )
 
 
 def _fix(trace: Trace, field: str, root: str, found: _Match, results: dict[str, ProbeResult]) -> str | None:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ._endpoints import parts_of, url_parts
+from ._fieldtable import SchemaInfo
 from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
-from ._schema import SchemaInfo
+from ._schema import ENGINE_DEFAULTS
 
 if TYPE_CHECKING:
     from ._probe import ProbeResult
@@ -103,7 +104,7 @@ def apply_fallback(
         from ._probe import ProbeRequest, probe_all
 
         timeout = fields["probe_timeout"].value
-        budget = float(timeout) if isinstance(timeout, (int, float)) else 1.0
+        budget = float(timeout) if isinstance(timeout, (int, float)) else ENGINE_DEFAULTS.probe_timeout
         kind, health = _probe_kind(info, primary, fields)
         primary_request = ProbeRequest(str(fields[primary].value), kind, health_path=health)
         staging_request = ProbeRequest(str(fields[staging_primary].value), kind, health_path=health)

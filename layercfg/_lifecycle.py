@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 import attrs
 
+from ._schema import ENGINE_DEFAULTS
 from .exceptions import ConfigError, LayercfgError, StackError
 
 if TYPE_CHECKING:
@@ -239,8 +240,8 @@ def _settings(trace: Trace) -> _Settings:
         found = fields.get(name)
         return "default" if found is None else str(found.winner.origin)
 
-    timeout = value("docker_startup_timeout", 120.0)
-    docker_timeout = value("docker_timeout", 2.0)
+    timeout = value("docker_startup_timeout", ENGINE_DEFAULTS.docker_startup_timeout)
+    docker_timeout = value("docker_timeout", ENGINE_DEFAULTS.docker_timeout)
     return _Settings(
         lifecycle=str(value("lifecycle", "off")),
         lifecycle_source=source("lifecycle"),
@@ -248,8 +249,10 @@ def _settings(trace: Trace) -> _Settings:
         compose_files=tuple(str(f) for f in value("compose_files", ())),
         compose_project=value("compose_project", None) or None,
         project_directory=value("compose_project_directory", None) or None,
-        timeout=float(timeout) if isinstance(timeout, (int, float)) else 120.0,
-        docker_timeout=float(docker_timeout) if isinstance(docker_timeout, (int, float)) else 2.0,
+        timeout=float(timeout) if isinstance(timeout, (int, float)) else ENGINE_DEFAULTS.docker_startup_timeout,
+        docker_timeout=float(docker_timeout)
+        if isinstance(docker_timeout, (int, float))
+        else ENGINE_DEFAULTS.docker_timeout,
         fallback=str(value("fallback", "off")),
     )
 
@@ -535,11 +538,11 @@ def _engine(environ: Mapping[str, str], budget: float, *, ping: bool = True) -> 
     """The engine's URL, why that one, and the environment compose runs in (DOCKER_HOST set to the
     engine found, so compose uses the same one even when it was found by searching the usual sockets)."""
     from ._docker import check_engine
-    from ._engine import _resolve_endpoint
+    from ._engine import resolve_endpoint
 
     env = dict(environ)
     try:
-        endpoint = _resolve_endpoint(environ)
+        endpoint = resolve_endpoint(environ)
     except Exception as exc:
         raise StackError(f"Docker is not usable: cannot configure the client: {exc}", kind="docker-down") from None
     problem = check_engine(budget=budget, environ=environ) if ping else None
@@ -561,7 +564,7 @@ def _engine_states(
     (compose then answers, and classifies what is wrong)."""
     from ._compose_cli import ContainerState
     from ._docker import PROJECT_LABEL, SERVICE_LABEL, project_containers
-    from ._engine import DockerProblem, _resolve_endpoint
+    from ._engine import DockerProblem, resolve_endpoint
 
     listing = project_containers(project, budget=budget, environ=environ)
     if isinstance(listing, DockerProblem):
@@ -595,7 +598,7 @@ def _engine_states(
         if state.service in states:
             return None  # scaled or duplicated: compose knows which is which
         states[state.service] = state
-    endpoint = _resolve_endpoint(environ)
+    endpoint = resolve_endpoint(environ)
     return states, (endpoint.url, endpoint.source)
 
 
@@ -1168,7 +1171,7 @@ def stop_started(
     started: Sequence[str],
     created: Sequence[str],
     environ: Mapping[str, str],
-    docker_timeout: float = 2.0,
+    docker_timeout: float = ENGINE_DEFAULTS.docker_timeout,
 ) -> tuple[str, ...]:
     """Stop ``started`` (remove ``created``) in the project whose ``up`` wrote ``state_file``.
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
+from ._fieldtable import SchemaInfo, schema_info
 from ._merge import merge, splice
 from ._profiles import ProfileReader, check_values, split_profile_names
 from ._project import ProjectSettings, find_project
 from ._provenance import FieldTrace
 from ._resolve import Resolver, top_value
-from ._schema import SchemaInfo, construct, schema_info, suggest
+from ._schema import construct, suggest
 from ._sources import EnvFile, Layer
 from ._stack import SOURCES, LoadContext, Source, tier
 from .exceptions import ConfigError, LayercfgError, ProjectError, UnknownFieldError
@@ -56,6 +57,16 @@ class Loaded(Generic[T]):
 
     config: T
     trace: Trace
+
+
+def builtin_profiles_apply(settings: ProjectSettings, schema: type) -> bool:
+    """Built-in profiles apply to the built-in schema and schemas derived from it, unless the project's
+    ``builtin_profiles`` says otherwise (their values name the built-in schema's fields)."""
+    if settings.builtin_profiles is not None:
+        return settings.builtin_profiles
+    from ._testenv import TestEnvConfig
+
+    return issubclass(schema, TestEnvConfig)
 
 
 def _profile_names(
@@ -133,7 +144,7 @@ def resolve(
         base = schema_info(schema, settings.env_prefix, (), legacy)  # type: ignore[arg-type]  # classes are hashable
     except UnknownFieldError as exc:
         raise ProjectError(f"[tool.layercfg.legacy_names]: {exc}", location=str(settings.pyproject)) from None
-    reader = ProfileReader(settings, base, settings.includes_builtin_profiles(schema))
+    reader = ProfileReader(settings, base, builtin_profiles_apply(settings, schema))
     profiles = reader.resolve(_profile_names(profile, settings, environ, reader))
     declared = tuple(service for item in profiles for service in item.services)
     info = schema_info(schema, settings.env_prefix, declared, legacy) if declared else base  # type: ignore[arg-type]

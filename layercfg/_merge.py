@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from ._fieldtable import SchemaInfo
 from ._provenance import LayerKind, Notice, notice
-from ._schema import SchemaInfo
 from ._secrets import SECRET_MASK
 from ._sources import Entry, Layer
 

@@ -26,12 +26,13 @@ from urllib.parse import SplitResult, urlsplit
 
 import attrs
 
+from ._schema import ENGINE_DEFAULTS
 from ._services import default_port
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-    from ._schema import SchemaInfo
+    from ._fieldtable import SchemaInfo
 
 __all__ = ["KINDS", "OUTCOMES", "ProbeRequest", "ProbeResult", "probe", "probe_all", "readiness_request"]
 
@@ -126,7 +127,7 @@ class ProbeResult:
         return f"{target} could not be probed: {self.detail}"
 
 
-def probe(request: ProbeRequest, *, budget: float = 1.0) -> ProbeResult:
+def probe(request: ProbeRequest, *, budget: float = ENGINE_DEFAULTS.probe_timeout) -> ProbeResult:
     """Probe one endpoint; return within about ``budget`` seconds, never raise."""
     start = time.perf_counter()
     deadline = start + max(budget, 0.0)
@@ -146,7 +147,9 @@ def probe(request: ProbeRequest, *, budget: float = 1.0) -> ProbeResult:
     )
 
 
-def probe_all(requests: Sequence[ProbeRequest], *, budget: float = 1.0) -> dict[ProbeRequest, ProbeResult]:
+def probe_all(
+    requests: Sequence[ProbeRequest], *, budget: float = ENGINE_DEFAULTS.probe_timeout
+) -> dict[ProbeRequest, ProbeResult]:
     """Probe every distinct request at once; the whole call costs about the slowest probe.
 
     The result has one entry per distinct request, in first-seen order.

@@ -25,10 +25,11 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from ._fieldtable import SchemaInfo
 from ._files import is_dir, read_text, resolved
 from ._project import ProjectSettings
 from ._provenance import LayerKind, Origin
-from ._schema import SchemaInfo, Service, suggest
+from ._schema import Service, suggest
 from ._sources import Entry, Layer
 from .exceptions import (
     LayercfgError,

@@ -41,7 +41,7 @@ class ProjectSettings:
     profile_var: str = "NETRA_PROFILE"
     profiles_dir: str = "profiles"
     default_profile: str = "local"
-    builtin_profiles: bool | None = None  # None: only with the built-in schema
+    builtin_profiles: bool | None = None  # None: only with the built-in schema (the load decides)
     pyproject: Path | None = None
     scan_accessors: tuple[str, ...] = ()  # extra env accessor patterns for `layercfg scan` ("get_env().get")
     # [tool.layercfg.legacy_names]: FIELD = [names, lowest precedence first], replacing the schema's aliases
@@ -55,15 +55,6 @@ class ProjectSettings:
             return resolved(path).relative_to(self.project_dir).as_posix()
         except ValueError:
             return str(path)
-
-    def includes_builtin_profiles(self, schema: type) -> bool:
-        """Built-in profiles apply to the built-in schema and schemas derived from it, unless
-        builtin_profiles says otherwise (their values name the built-in schema's fields)."""
-        if self.builtin_profiles is not None:
-            return self.builtin_profiles
-        from ._testenv import TestEnvConfig
-
-        return issubclass(schema, TestEnvConfig)
 
     def _import(self, module_name: str) -> ModuleType:
         """Import the schema's module; when its package is not importable, from the project directory

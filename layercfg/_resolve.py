@@ -11,9 +11,10 @@ from collections.abc import Mapping, Sequence
 
 from ._convert import Invalid, convert
 from ._endpoints import Resolved, align_endpoints
+from ._fieldtable import SchemaInfo
 from ._merge import Ranked, legacy_warning, name_warnings
 from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, notice
-from ._schema import FieldSpec, SchemaInfo
+from ._schema import FieldSpec
 from ._secrets import SECRET_MASK
 from ._sources import Entry
 from .exceptions import ConversionError, LayercfgError, MissingValueError

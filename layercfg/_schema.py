@@ -1,4 +1,4 @@
-"""Per-field layercfg data on attrs fields, and the field table a load works from.
+"""Per-field layercfg data on attrs fields: what a schema author writes.
 
 A schema is any attrs class. Its fields may carry layercfg data under one metadata
 key (``metadata={"layercfg": Setting(...)}``, written for you by :func:`setting`):
@@ -11,15 +11,11 @@ from __future__ import annotations
 import functools
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
-from ._secrets import SECRET_MASK, looks_secret, mask_url_passwords
-
-if typing.TYPE_CHECKING:
-    from ._services import EndpointModel, ServiceModel
+from ._secrets import SECRET_MASK, mask_url_passwords
 
 METADATA_KEY = "layercfg"
 
@@ -93,13 +89,13 @@ def setting(
         staging=staging,
         switches=tuple(switches),
     )
-    repr_: Callable[[Any], str] = _secret_repr if secret else _masked_repr
+    repr_: Callable[[Any], str] = secret_repr if secret else _masked_repr
     if factory is not None:
         return attrs.field(factory=factory, metadata={METADATA_KEY: data}, repr=repr_)
     return attrs.field(default=default, metadata={METADATA_KEY: data}, repr=repr_)
 
 
-def _secret_repr(_value: object) -> str:
+def secret_repr(_value: object) -> str:
     return SECRET_MASK
 
 
@@ -171,96 +167,6 @@ class FieldSpec(NamedTuple):
         return (*self.switch_names, *self.port_aliases, *self.aliases, self.env)
 
 
-class SchemaInfo(NamedTuple):
-    """The field table of one load: the schema's fields, the engine's settings and the services.
-
-    Fields with ``attribute=False`` are settings the engine needs (discovery, fallback, a
-    service's names and container ports) that the schema does not declare: they resolve and
-    have receipts like any field, but are not attributes of the config object.
-    """
-
-    schema: type
-    prefix: str
-    fields: Mapping[str, FieldSpec]
-    by_env_name: Mapping[str, FieldSpec]  # canonical and alias names -> field
-    services: Mapping[str, ServiceModel] = MappingProxyType({})
-
-    def suggest(self, name: str) -> str | None:
-        return suggest(name, self.fields)
-
-    def service_of(self, field: str) -> tuple[ServiceModel, EndpointModel] | None:
-        """The service and endpoint whose URL ``field`` holds, if any."""
-        for service in self.services.values():
-            for endpoint in service.endpoints:
-                if endpoint.url_field == field:
-                    return service, endpoint
-        return None
-
-    @property
-    def attributes(self) -> tuple[str, ...]:
-        """The names of the schema's own attrs fields (what the config object is built from)."""
-        return tuple(name for name, spec in self.fields.items() if spec.attribute)
-
-
-def _spec_of(field: Any, hints: Mapping[str, Any], prefix: str, attribute: bool) -> FieldSpec:
-    data = field.metadata.get(METADATA_KEY) or Setting()
-    default = field.default
-    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-        default = default.factory()
-    return FieldSpec(
-        name=field.name,
-        type=hints.get(field.name, field.type),
-        default=default,
-        env=data.env or f"{prefix}{field.name.upper()}",
-        aliases=data.aliases,
-        secret=data.secret or looks_secret(field.name),
-        help=data.help,
-        unit=data.unit,
-        schemes=data.schemes,
-        minimum=data.minimum,
-        derive=data.derive,
-        port_aliases=data.port_aliases,
-        service=data.service,
-        staging=data.staging,
-        switches=data.switches,
-        attribute=attribute,
-    )
-
-
-def _attrs_specs(cls: type, prefix: str, attribute: bool) -> dict[str, FieldSpec]:
-    if not attrs.has(cls):
-        raise TypeError(f"{cls!r} is not an attrs class")
-    hints = typing.get_type_hints(cls)
-    return {field.name: _spec_of(field, hints, prefix, attribute) for field in attrs.fields(cls)}
-
-
-def _mask_repr(schema: type, specs: Mapping[str, FieldSpec]) -> None:
-    """Give ``schema`` a repr that masks its secret fields, when attrs' own would print them.
-
-    ``setting(secret=True)`` masks through the field's own repr, but a field that is secret only
-    by its name (``api_token``, ``db_password``), or a plain ``attrs.field``, would print its
-    value; secrets never print, whatever the schema, so such a class gets this repr instead.
-    """
-    fields = attrs.fields(schema)
-    leaky = [f for f in fields if specs[f.name].secret and f.repr is not _secret_repr and f.repr is not False]
-    if not leaky or getattr(schema.__repr__, "_layercfg_masked", False):
-        return
-    secret = {f.name for f in leaky}
-
-    def __repr__(self: object) -> str:
-        parts = []
-        for field in fields:
-            if field.repr is False:
-                continue
-            value = getattr(self, field.name)
-            shown = SECRET_MASK if field.name in secret and value is not None else mask_url_passwords(repr(value))
-            parts.append(f"{field.name}={shown}")
-        return f"{type(self).__qualname__}({', '.join(parts)})"
-
-    __repr__._layercfg_masked = True  # type: ignore[attr-defined]
-    schema.__repr__ = __repr__  # type: ignore[method-assign, assignment]
-
-
 T = TypeVar("T")
 
 
@@ -296,47 +202,6 @@ def construct(schema: type[T], values: Mapping[str, object]) -> T:
     return schema(*[values[name] for name in positional], **{alias: values[name] for name, alias in keywords})
 
 
-@functools.cache
-def schema_info(
-    schema: type,
-    prefix: str,
-    extra_services: tuple[Service, ...] = (),
-    legacy_names: tuple[tuple[str, tuple[str, ...]], ...] = (),
-) -> SchemaInfo:
-    """The field table of ``schema`` under ``prefix``, with services a profile declares; cached.
-
-    The engine's own settings (:class:`EngineSettings`) join every schema that does not
-    declare them itself, so discovery and fallback work for any schema. ``legacy_names``
-    (a project's ``[tool.layercfg.legacy_names]``) replaces the legacy names of the fields
-    it lists; a field it does not know raises :class:`UnknownFieldError`.
-    """
-    specs = _attrs_specs(schema, prefix, True)
-    _mask_repr(schema, specs)
-    for name, spec in _attrs_specs(EngineSettings, prefix, False).items():
-        specs.setdefault(name, spec)
-    for name, names in legacy_names:
-        if name not in specs:
-            from .exceptions import UnknownFieldError
-
-            raise UnknownFieldError(name, suggest(name, specs))
-        specs[name] = specs[name]._replace(aliases=tuple(n for n in names if n != specs[name].env))
-    from ._services import service_models
-
-    services = service_models(schema.__name__, specs, prefix, extra_services)
-    for spec in specs.values():
-        if spec.staging and spec.staging not in specs:
-            raise TypeError(f"{schema.__name__}.{spec.name} names unknown staging field {spec.staging!r}")
-        if spec.derive:
-            missing = [name for name in spec.derive.inputs if name not in specs]
-            if missing:
-                raise TypeError(f"{schema.__name__}.{spec.name} derives from unknown field(s) {missing}")
-    by_env: dict[str, FieldSpec] = {}
-    for spec in specs.values():
-        for name in spec.names:
-            by_env[name] = spec
-    return SchemaInfo(schema=schema, prefix=prefix, fields=specs, by_env_name=by_env, services=services)
-
-
 def suggest(name: str, choices: typing.Iterable[str]) -> str | None:
     """The closest of ``choices`` to a mistyped ``name``, if any is close."""
     import difflib
@@ -345,15 +210,22 @@ def suggest(name: str, choices: typing.Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+DiscoveryMode = typing.Literal["off", "auto", "required"]
+FallbackMode = typing.Literal["off", "auto", "force"]
+LifecycleMode = typing.Literal["off", "reuse", "start", "start-and-stop"]
+
+
 @attrs.frozen
 class EngineSettings:
-    """What discovery, fallback and probes need; every load has these, whatever its schema.
+    """What discovery, fallback, probes and the lifecycle need; every load has these, whatever its schema.
 
-    A schema that declares a field of the same name (as :class:`layercfg.TestEnvConfig`
-    does) replaces the one here, and then it is also an attribute of the config.
+    This is their one declaration: default, unit, help and legacy names. A schema that wants one
+    as an attribute of its config declares it with :func:`engine_setting` (as
+    :class:`layercfg.TestEnvConfig` does), which copies it from here; otherwise the load adds it
+    to the field table by itself, with a receipt like any field's.
     """
 
-    discovery: typing.Literal["off", "auto", "required"] = setting(
+    discovery: DiscoveryMode = setting(
         "off",
         help="off: no Docker or compose lookups; auto: use what is found, note what is not; "
         "required: fail the load when a service's endpoint cannot be discovered.",
@@ -370,17 +242,19 @@ class EngineSettings:
     compose_project: str | None = setting(
         None, aliases=("COMPOSE_PROJECT_NAME",), help="Only containers of this compose project."
     )
-    fallback: typing.Literal["off", "auto", "force"] = setting(
-        "off", help="off: never use staging; auto: use staging when the primary service fails its probe; force: always."
+    fallback: FallbackMode = setting(
+        "off",
+        help="off: never use staging; auto: use staging when the primary service fails its probe; "
+        "force: always staging.",
     )
     probe_timeout: float = setting(
         1.0, unit="seconds", minimum=0, help="Budget of one reachability probe (fallback, doctor, pytest marker)."
     )
     health_path: str = setting("/health", help="Path probed with HTTP GET to decide whether an HTTP service is up.")
     docker_startup_timeout: float = setting(
-        120.0, unit="seconds", minimum=0, help="How long to wait for a service to become reachable."
+        120.0, unit="seconds", minimum=0, help="How long to wait for the Docker stack to become reachable."
     )
-    lifecycle: typing.Literal["off", "reuse", "start", "start-and-stop"] = setting(
+    lifecycle: LifecycleMode = setting(
         "off",
         help="What `layercfg up` (and the pytest plugin) do with the compose stack: off: only find it; "
         "reuse: use what runs, start nothing; start: also start what is missing (docker compose up -d --wait); "
@@ -391,3 +265,20 @@ class EngineSettings:
         help="Services to bring up (logical or compose service names); empty: every service of the load "
         "that the compose files declare.",
     )
+
+
+# The engine settings' defaults, for code that reads a setting from a receipt that may lack it.
+ENGINE_DEFAULTS = EngineSettings()
+
+
+def engine_setting(name: str, *, aliases: Sequence[str] = (), switches: Sequence[tuple[str, str]] = ()) -> Any:
+    """The engine setting ``name`` (:class:`EngineSettings`) as a field of another schema.
+
+    The field has the setting's default, unit, help and legacy names, plus ``aliases`` (more
+    legacy names, lowest precedence first) and ``switches``; declaring it makes it an attribute
+    of the schema's config.
+    """
+    field = attrs.fields_dict(EngineSettings)[name]
+    data: Setting = field.metadata[METADATA_KEY]
+    data = data._replace(aliases=(*data.aliases, *aliases), switches=(*data.switches, *switches))
+    return attrs.field(default=field.default, metadata={METADATA_KEY: data}, repr=field.repr)

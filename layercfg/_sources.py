@@ -13,9 +13,10 @@ from typing import NamedTuple
 
 import attrs
 
+from ._fieldtable import SchemaInfo
 from ._files import read_text
 from ._provenance import LayerKind, Origin, SourceKind
-from ._schema import FieldSpec, SchemaInfo
+from ._schema import FieldSpec
 from ._words import FALSE_WORDS, TRUE_WORDS
 from .exceptions import UnknownFieldError
 

@@ -33,9 +33,9 @@ from .exceptions import LayercfgError, UnreadableFileError
 
 if TYPE_CHECKING:
     from ._discovery import DiscoveryReport
+    from ._fieldtable import SchemaInfo
     from ._profiles import Profile
     from ._project import ProjectSettings
-    from ._schema import SchemaInfo
 
 
 @attrs.define

@@ -8,11 +8,9 @@ test-specific ``TEST_*`` and ``E2E_*`` names beat the generic one, and the canon
 
 from __future__ import annotations
 
-from typing import Literal
-
 import attrs
 
-from ._schema import Derivation, Service, setting
+from ._schema import Derivation, DiscoveryMode, FallbackMode, Service, engine_setting, setting
 
 HTTP = ("http", "https")
 WS = ("ws", "wss")
@@ -234,13 +232,7 @@ class TestEnvConfig:
     )
     clickhouse_db: str | None = setting(None, aliases=("CLICKHOUSE_DB",), help="ClickHouse database.")
 
-    docker_startup_timeout: float = setting(
-        120.0,
-        aliases=("DOCKER_STARTUP_TIMEOUT",),
-        unit="seconds",
-        minimum=0,
-        help="How long to wait for the Docker stack to become reachable.",
-    )
+    docker_startup_timeout: float = engine_setting("docker_startup_timeout", aliases=("DOCKER_STARTUP_TIMEOUT",))
     connection_timeout: float = setting(
         10.0, aliases=("CONNECTION_TIMEOUT",), unit="seconds", minimum=0, help="Timeout of one connection attempt."
     )
@@ -254,29 +246,16 @@ class TestEnvConfig:
     )
 
     # Discovery (see docs/docker.md): which compose files and project; the services say what to look for.
-    discovery: Literal["off", "auto", "required"] = setting(
-        "off",
-        help="off: no Docker or compose lookups; auto: use what is found, note what is not; "
-        "required: fail the load when a service's endpoint cannot be discovered.",
-    )
-    docker_timeout: float = setting(
-        2.0, aliases=("DOCKER_TIMEOUT",), unit="seconds", minimum=0, help="Budget for all Docker engine calls."
-    )
-    compose_files: tuple[str, ...] = setting(
-        (), help="Compose files to read declared ports from (relative to the project; searched in . and docker/)."
-    )
-    compose_project_directory: str | None = setting(
-        None, help="Compose project directory (default: the directory of the first compose file)."
-    )
-    compose_project: str | None = setting(
-        None, aliases=("COMPOSE_PROJECT_NAME",), help="Only containers of this compose project."
-    )
+    discovery: DiscoveryMode = engine_setting("discovery")
+    docker_timeout: float = engine_setting("docker_timeout")
+    compose_files: tuple[str, ...] = engine_setting("compose_files")
+    compose_project_directory: str | None = engine_setting("compose_project_directory")
+    compose_project: str | None = engine_setting("compose_project")
 
     # Staging fallback (see docs/fallback.md).
-    fallback: Literal["off", "auto", "force"] = setting(
-        "off",
+    fallback: FallbackMode = engine_setting(
+        "fallback",
         switches=(("USE_STAGING_FALLBACK", "auto"), ("USE_STAGING_SERVICES", "force"), ("STAGING_ENV", "force")),
-        help="off: never use staging; auto: use staging when the backend fails its probe; force: always staging.",
     )
     staging_backend_url: str | None = setting(
         None, aliases=("STAGING_BASE_URL", "STAGING_BACKEND_URL"), schemes=HTTP, help="Staging backend base URL."
@@ -291,7 +270,5 @@ class TestEnvConfig:
     staging_auth_url: str | None = setting(
         None, aliases=("STAGING_AUTH_URL",), schemes=HTTP, help="Staging auth service base URL."
     )
-    probe_timeout: float = setting(
-        1.0, unit="seconds", minimum=0, help="Budget of one reachability probe (fallback, doctor, pytest marker)."
-    )
-    health_path: str = setting("/health", help="Path probed with HTTP GET to decide whether a service is up.")
+    probe_timeout: float = engine_setting("probe_timeout")
+    health_path: str = engine_setting("health_path")

@@ -169,15 +169,14 @@ def show(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
 def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """List the available profiles, where each is defined, and what it extends."""
     options = _options(ctx, **given)
+    from ._fieldtable import schema_info
+    from ._load import builtin_profiles_apply
     from ._profiles import ProfileReader
     from ._project import find_project
-    from ._schema import schema_info
 
     settings = find_project(options.project_dir)
     schema = settings.load_schema()
-    reader = ProfileReader(
-        settings, schema_info(schema, settings.env_prefix), settings.includes_builtin_profiles(schema)
-    )
+    reader = ProfileReader(settings, schema_info(schema, settings.env_prefix), builtin_profiles_apply(settings, schema))
     rows = []
     for name in sorted(reader.available):
         profile = reader.read(name)
@@ -294,9 +293,9 @@ def _side(field: Any, show_secrets: bool) -> dict[str, Any]:
 def schema(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """Print the JSON Schema of profile files for this project's schema."""
     options = _options(ctx, **given)
+    from ._fieldtable import schema_info
     from ._jsonschema import profile_json_schema
     from ._project import find_project
-    from ._schema import schema_info
 
     settings = find_project(options.project_dir)
     info = schema_info(settings.load_schema(), settings.env_prefix)

@@ -555,6 +555,7 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
     """Skip (or fail, when strict) a test whose required services are not ready (their protocol's probe)."""
     from ._probe import probe, readiness_request
     from ._render import secret_values
+    from ._schema import ENGINE_DEFAULTS
     from ._secrets import mask_text
     from .exceptions import LayercfgError
     from .testing import field_value, service_field
@@ -579,7 +580,7 @@ def _layercfg_requires_service(request: pytest.FixtureRequest) -> None:
         url = field_value(cfg, field)
         if name not in state.probes and url:
             timeout = loaded.trace.fields["probe_timeout"].value
-            budget = float(timeout) if isinstance(timeout, (int, float)) else 1.0
+            budget = float(timeout) if isinstance(timeout, (int, float)) else ENGINE_DEFAULTS.probe_timeout
             health = loaded.trace.fields["health_path"].value
             readiness = readiness_request(loaded.trace.info, field, str(url), health)
             state.probes[name] = probe(readiness, budget=budget)

@@ -19,11 +19,12 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ._schema import ENGINE_DEFAULTS
 from .exceptions import LayercfgError, ServiceTimeoutError
 
 if TYPE_CHECKING:
+    from ._fieldtable import SchemaInfo
     from ._probe import ProbeResult
-    from ._schema import SchemaInfo
 
 __all__ = ["wait_for_service", "wait_for_service_async"]
 
@@ -32,10 +33,6 @@ test_time_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar("
 # A progress line at most this often while waiting.
 PROGRESS_EVERY = 5.0
 
-# A schema without probe_timeout / docker_startup_timeout fields still works with these.
-_DEFAULT_PROBE_BUDGET = 1.0
-_DEFAULT_STARTUP_TIMEOUT = 120.0
-
 
 def service_fields(schema: type, info: SchemaInfo | None = None) -> dict[str, str]:
     """``{service: URL field}`` for every declared service (main endpoints), schema order.
@@ -43,7 +40,7 @@ def service_fields(schema: type, info: SchemaInfo | None = None) -> dict[str, st
     ``info`` is a load's field table (services a profile declares included); without it,
     the schema's own declarations.
     """
-    from ._schema import schema_info
+    from ._fieldtable import schema_info
 
     table = info if info is not None else schema_info(schema, "")
     return {name: service.main.url_field for name, service in table.services.items()}
@@ -133,7 +130,7 @@ class _Wait:
         self.url = field_value(cfg, self.field)
         self.source = url_origin(cfg, self.field)
         if timeout is None:
-            timeout = _seconds(field_value(cfg, "docker_startup_timeout"), _DEFAULT_STARTUP_TIMEOUT)
+            timeout = _seconds(field_value(cfg, "docker_startup_timeout"), ENGINE_DEFAULTS.docker_startup_timeout)
         self.timeout = timeout
         if not self.url:
             raise ServiceTimeoutError(
@@ -142,7 +139,7 @@ class _Wait:
                 url="",
                 source=self.source,
             )
-        self.budget = _seconds(field_value(cfg, "probe_timeout"), _DEFAULT_PROBE_BUDGET)
+        self.budget = _seconds(field_value(cfg, "probe_timeout"), ENGINE_DEFAULTS.probe_timeout)
         health = field_value(cfg, "health_path") if info is not None and "health_path" in info.fields else None
         self.request = readiness_request(info, self.field, str(self.url), health)
         self.container = self._container()

@@ -11,7 +11,7 @@ import pytest
 
 from layercfg import setting
 from layercfg._convert import FALSE_WORDS, TRUE_WORDS, Invalid, convert
-from layercfg._schema import schema_info
+from layercfg._fieldtable import schema_info
 
 
 class Mode(enum.Enum):
@@ -109,7 +109,7 @@ def test_urls_are_parsed_strictly(raw, message):
     """A URL field takes no whitespace or control characters, a host, and a port in 1-65535."""
     from layercfg import TestEnvConfig
     from layercfg._convert import Invalid, convert
-    from layercfg._schema import schema_info
+    from layercfg._fieldtable import schema_info
 
     spec = schema_info(TestEnvConfig, "NETRA_").fields["backend_url"]
     with pytest.raises(Invalid, match=message):

@@ -10,9 +10,9 @@ import pytest
 from conftest import Project
 
 from layercfg import ConfigError, LayercfgError, TestEnvConfig, load
+from layercfg._fieldtable import schema_info
 from layercfg._jsonschema import profile_json_schema
 from layercfg._profiles import builtin_profiles_dir
-from layercfg._schema import schema_info
 
 SCHEMA = profile_json_schema(schema_info(TestEnvConfig, "NETRA_"))
 

@@ -20,6 +20,7 @@ FLOORS = {
     "_secrets": 1,
     "_schema": 1,
     "_services": 1,
+    "_fieldtable": 1,
     "_provenance": 1,
     "_ports": 1,
     "_words": 1,
@@ -63,7 +64,6 @@ FLOORS = {
 
 # Edges that break the rule today, each to be removed by the move that fixes it (the list only shrinks).
 ALLOWED = {
-    ("_schema", "_services"),
     ("_discovery", "_endpoints"),
     ("_render", "_endpoints"),
     ("exceptions", "_provenance"),

@@ -23,7 +23,7 @@ from servers import LocalService
 
 import layercfg
 from layercfg import StackError
-from layercfg._engine import _resolve_endpoint
+from layercfg._engine import resolve_endpoint
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lifecycle"
 VENV_BIN = str(Path(sys.executable).parent)
@@ -543,7 +543,7 @@ def test_engine_found_in_usual_socket(short_dir: Path, where: str, what: str) ->
     """With no DOCKER_HOST and no context, each usual socket is found, and the receipt says which and why."""
     with listen(short_dir / where):
         environ = {"HOME": str(short_dir / "home"), "XDG_RUNTIME_DIR": str(short_dir / "run")}
-        endpoint = _resolve_endpoint(environ)
+        endpoint = resolve_endpoint(environ)
     assert endpoint.url == f"unix://{short_dir / where}"
     assert endpoint.source == f"DOCKER_HOST is unset and no context is set; found {what} {short_dir / where}"
 
@@ -555,13 +555,13 @@ def test_socket_search_order_and_plain_files(short_dir: Path) -> None:
     (short_dir / "run" / "docker.sock").write_text("not a socket")
     with listen(short_dir / "home/.colima/default/docker.sock"), listen(short_dir / "home/.docker/run/docker.sock"):
         environ = {"HOME": str(short_dir / "home"), "XDG_RUNTIME_DIR": str(short_dir / "run")}
-        assert _resolve_endpoint(environ).url == f"unix://{short_dir}/home/.docker/run/docker.sock"
+        assert resolve_endpoint(environ).url == f"unix://{short_dir}/home/.docker/run/docker.sock"
 
 
 @pytest.mark.skipif(os.path.exists("/var/run/docker.sock"), reason="the default socket exists and comes first")
 def test_no_socket_anywhere_keeps_the_default(short_dir: Path) -> None:
     """Nothing found: the default socket, and the receipt says DOCKER_HOST is unset."""
-    endpoint = _resolve_endpoint({"HOME": str(short_dir), "XDG_RUNTIME_DIR": str(short_dir)})
+    endpoint = resolve_endpoint({"HOME": str(short_dir), "XDG_RUNTIME_DIR": str(short_dir)})
     assert (endpoint.url, endpoint.source) == ("unix:///var/run/docker.sock", "DOCKER_HOST is unset")
 
 
@@ -569,7 +569,7 @@ def test_docker_host_beats_the_search(short_dir: Path) -> None:
     """DOCKER_HOST wins over any socket the search would find."""
     with listen(short_dir / "home/.docker/run/docker.sock"):
         environ = {"HOME": str(short_dir / "home"), "DOCKER_HOST": "unix:///elsewhere.sock"}
-        endpoint = _resolve_endpoint(environ)
+        endpoint = resolve_endpoint(environ)
     assert (endpoint.url, endpoint.source) == ("unix:///elsewhere.sock", "DOCKER_HOST=unix:///elsewhere.sock")
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from layercfg import LayerKind, Origin, TestEnvConfig
+from layercfg._fieldtable import schema_info
 from layercfg._merge import merge, splice
-from layercfg._schema import schema_info
 from layercfg._sources import Entry, Layer
 
 INFO = schema_info(TestEnvConfig, "NETRA_")

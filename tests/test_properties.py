@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layercfg import TestEnvConfig, load
+from layercfg._fieldtable import schema_info
 from layercfg._render import explain_dict, explain_text, show_dict, show_text
-from layercfg._schema import schema_info
 
 INFO = schema_info(TestEnvConfig, "NETRA_")
 INT_FIELDS = ["max_retries"]

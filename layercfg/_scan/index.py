@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._fieldtable import SchemaInfo
 from ._project import ProjectSettings, find_project
 from ._provenance import FieldTrace
-from ._schema import FieldSpec, SchemaInfo, suggest
+from ._schema import FieldSpec, suggest
 from ._secrets import SECRET_MASK, mask_url_passwords
 from ._services import default_port
 from ._sources import EnvFile
@@ -325,15 +326,16 @@ def build_index(project_dir: str | os.PathLike[str] | None = None, accessors: It
     ``accessors`` adds call patterns (``get_env().get``) to those of ``[tool.layercfg] scan_accessors``.
     Raises :class:`LayercfgError` when the project itself cannot be read (its pyproject.toml or schema).
     """
+    from ._load import builtin_profiles_apply
     from ._profiles import available_profiles
 
     settings = find_project(project_dir)
     schema = settings.load_schema()
     builder = _Builder(settings)
-    from ._schema import schema_info
+    from ._fieldtable import schema_info
 
     builder.add_info(schema_info(schema, settings.env_prefix))
-    available = available_profiles(settings, settings.includes_builtin_profiles(schema))
+    available = available_profiles(settings, builtin_profiles_apply(settings, schema))
     builder.skip.update(str(path) for path in available.values())
     profiles = _profile_order(settings, available)
     for profile in profiles:
