@@ -133,7 +133,7 @@ def main() -> None:
             done = subprocess.run([*scan_args, str(root)], capture_output=True, env=environ, check=False)
             assert done.returncode == 1, done.stderr  # the tree has findings
 
-        from layercfg._scan import run_scan
+        from layercfg._scan.scan import run_scan
 
         def in_process() -> None:
             run_scan([str(root)], project_dir=root)

@@ -467,7 +467,7 @@ def scan(
     PATHS default to the project directory. Exit status 1 on new findings, 0 when there are none,
     2 when the scan cannot run.
     """
-    from ._scan_report import scan_command
+    from ._scan.report import scan_command
 
     common = ctx.find_object(CommonOptions)
     outcome = scan_command(

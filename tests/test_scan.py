@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from conftest import FIXTURES, NETRA
 
 from layercfg._project import find_project
-from layercfg._scan import run_scan
-from layercfg._scan_index import plausible_name
+from layercfg._scan.index import plausible_name
+from layercfg._scan.scan import run_scan
 from layercfg.cli import main
 from layercfg.exceptions import ProjectError
 
@@ -228,10 +228,10 @@ def test_plausible_names(name, meant):
 
 def test_parallel_scan_finds_the_same(proj, monkeypatch):
     """Worker processes over file chunks find exactly what one process finds."""
-    import layercfg._scan
+    import layercfg._scan.scan
 
     single = run_scan([str(proj)], project_dir=proj, jobs=1).findings
-    monkeypatch.setattr(layercfg._scan, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(layercfg._scan.scan, "PARALLEL_MIN_FILES", 1)
     assert run_scan([str(proj)], project_dir=proj, jobs=2).findings == single
 
 

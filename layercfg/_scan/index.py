@@ -17,14 +17,14 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._fieldtable import SchemaInfo
-from ._project import ProjectSettings, find_project
-from ._provenance import FieldTrace
-from ._schema import FieldSpec, suggest
-from ._secrets import SECRET_MASK, mask_url_passwords
-from ._services import default_port
-from ._sources import EnvFile
-from .exceptions import LayercfgError
+from .._fieldtable import SchemaInfo
+from .._project import ProjectSettings, find_project
+from .._provenance import FieldTrace
+from .._schema import FieldSpec, suggest
+from .._secrets import SECRET_MASK, mask_url_passwords
+from .._services import default_port
+from .._sources import EnvFile
+from ..exceptions import LayercfgError
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"})
 # Words that say what kind of value a variable holds, or that every name carries: sharing only
@@ -222,7 +222,7 @@ class _Builder:
                 self.env_names.setdefault(variable, EnvName(name, kind))
 
     def add_profile(self, profile: str, schema: type) -> None:
-        from ._load import resolve
+        from .._load import resolve
 
         try:
             resolution = resolve(
@@ -274,7 +274,7 @@ class _Builder:
         info: SchemaInfo,
         fields: Mapping[str, FieldTrace],
     ) -> None:
-        from ._discovery import ComposeVariables, read_compose
+        from .._discovery import ComposeVariables, read_compose
 
         variables = ComposeVariables({}, env_files)
         for report in read_compose(compose_files, self.settings, variables):
@@ -326,13 +326,13 @@ def build_index(project_dir: str | os.PathLike[str] | None = None, accessors: It
     ``accessors`` adds call patterns (``get_env().get``) to those of ``[tool.layercfg] scan_accessors``.
     Raises :class:`LayercfgError` when the project itself cannot be read (its pyproject.toml or schema).
     """
-    from ._load import builtin_profiles_apply
-    from ._profiles import available_profiles
+    from .._load import builtin_profiles_apply
+    from .._profiles import available_profiles
 
     settings = find_project(project_dir)
     schema = settings.load_schema()
     builder = _Builder(settings)
-    from ._fieldtable import schema_info
+    from .._fieldtable import schema_info
 
     builder.add_info(schema_info(schema, settings.env_prefix))
     available = available_profiles(settings, builtin_profiles_apply(settings, schema))

@@ -20,10 +20,10 @@ from collections.abc import Iterator, Sequence
 
 import attrs
 
-from ._scan_index import LOOPBACK_HOSTS, ScanIndex
-from ._scan_messages import hint, internal_detail, loopback_detail, values_clause
-from ._secrets import mask_url_passwords
-from ._services import default_port
+from .._secrets import mask_url_passwords
+from .._services import default_port
+from .index import LOOPBACK_HOSTS, ScanIndex
+from .messages import hint, internal_detail, loopback_detail, values_clause
 
 ENDPOINT = "endpoint.hardcoded"
 ENV_ADHOC = "env.adhoc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._scan_index import LOOPBACK_HOSTS, FieldFacts, InternalHost, PortUse, port_of
+from .index import LOOPBACK_HOSTS, FieldFacts, InternalHost, PortUse, port_of
 
 
 def hint(facts: FieldFacts, kind: str) -> str:
@@ -88,7 +88,7 @@ def internal_detail(text: str, host: str, item: InternalHost, facts: FieldFacts)
 
 
 def _same(value: str, text: str) -> bool:
-    from ._endpoints import same_endpoint
+    from .._endpoints import same_endpoint
 
     if "://" not in text:  # host:port: the same port on this machine
         host, _, port = text.rpartition(":")

@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import attrs
 
-from ._scan import ScanResult, ScanUsageError, resolve_checks, run_scan
-from ._scan_match import CHECKS, Finding
-from .exceptions import LayercfgError
+from ..exceptions import LayercfgError
+from .match import CHECKS, Finding
+from .scan import ScanResult, ScanUsageError, resolve_checks, run_scan
 
 JSON_VERSION = 1
 BASELINE_VERSION = 1

@@ -1,10 +1,10 @@
 """``layercfg scan``: find code that bypasses layercfg (hard-coded endpoints, ad-hoc environment reads).
 
-The flow: :func:`layercfg._scan_index.build_index` learns the project (every profile's values,
+The flow: :func:`layercfg._scan.index.build_index` learns the project (every profile's values,
 compose ports, variable names), :func:`collect_files` walks the paths given, each file goes
-through a :class:`layercfg._scan_match.Matcher` (in worker processes when there are many files;
-:mod:`layercfg._scan_messages` words the findings), and :func:`run_scan` returns the findings
-sorted by place. Rendering and baselines are in :mod:`layercfg._scan_report`.
+through a :class:`layercfg._scan.match.Matcher` (in worker processes when there are many files;
+:mod:`layercfg._scan.messages` words the findings), and :func:`run_scan` returns the findings
+sorted by place. Rendering and baselines are in :mod:`layercfg._scan.report`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from ._scan_index import ScanIndex, build_index, check_accessor, relative_to_project
-from ._scan_match import CHECKS, Finding, Matcher
-from .exceptions import LayercfgError
+from ..exceptions import LayercfgError
+from .index import ScanIndex, build_index, check_accessor, relative_to_project
+from .match import CHECKS, Finding, Matcher
 
 # Directories no test suite keeps its code in, and that can be huge.
 SKIP_DIRS = frozenset(
@@ -77,7 +77,7 @@ def resolve_checks(select: Iterable[str], ignore: Iterable[str]) -> frozenset[st
                     continue
                 matched = {check for check in CHECKS if check == part or check.startswith(part + ".")}
                 if not matched:
-                    from ._schema import suggest
+                    from .._schema import suggest
 
                     hint = suggest(part, CHECKS)
                     extra = f"; did you mean {hint}?" if hint else f" (checks: {', '.join(CHECKS)})"
