@@ -49,7 +49,6 @@ FLOORS = {
     "_doctor": 6,
     "_explainer": 6,
     "_lifecycle": 6,
-    "_compose_cli": 6,
     "_scan": 6,
     "testing": 7,
     "pytest_plugin": 8,

@@ -223,7 +223,7 @@ def compose_that_does_not_wait(tmp_path: Path, env: dict[str, str]) -> dict[str,
     Compose v2.40.3 has been seen to exit 0 from ``up --wait --wait-timeout 3`` with the service
     still "health: starting" when the machine is busy; this makes that answer deterministic.
     """
-    from layercfg._compose_cli import find_compose
+    from layercfg._lifecycle.compose_cli import find_compose
 
     real = find_compose(env)
     shim_dir = tmp_path / "shim"

@@ -6,8 +6,8 @@ Compose v1, which has no ``up --wait``); :func:`parse_ps` reads ``compose ps --f
 object per line since v2.21, one array before); :func:`classify_up_failure` turns what a failed
 ``up -d --wait`` printed into a kind a user can act on.
 
-``subprocess`` is imported here only, and this module only by :mod:`layercfg._lifecycle`, so
-``import layercfg`` never imports it.
+:class:`Runner` runs it for one project. ``subprocess`` is imported here only, and this module only
+by the lifecycle, so ``import layercfg`` never imports it.
 """
 
 from __future__ import annotations
@@ -24,10 +24,22 @@ from typing import Any, Final
 
 import attrs
 
-from .exceptions import StackError
+from ..exceptions import StackError
 
-__all__ = ["ComposeCommand", "ContainerState", "Finished", "classify_up_failure", "find_compose", "parse_ps"]
+__all__ = [
+    "ComposeCommand",
+    "ContainerState",
+    "Finished",
+    "Runner",
+    "classify_up_failure",
+    "compose_error",
+    "find_compose",
+    "parse_ps",
+]
 
+LOG_LINES: Final = 20
+# A compose command other than `up` (ps, logs, stop, down) that takes longer than this is stuck.
+COMMAND_TIMEOUT: Final = 120.0
 # `version` answers in milliseconds; a CLI that takes longer is broken, not slow.
 VERSION_TIMEOUT: Final = 15.0
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)\S*")
@@ -304,3 +316,43 @@ def last_lines(text: str, count: int = 8) -> str:
     """The last ``count`` non-empty lines of ``text`` (compose's progress output is long)."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     return "\n".join(lines[-count:])
+
+
+@attrs.frozen
+class Runner:
+    """How to run compose for one project (kept by the report so it can stop what it started)."""
+
+    command: ComposeCommand
+    base: tuple[str, ...]  # -p NAME -f FILE... --project-directory DIR [--env-file F]...
+    env: Mapping[str, str] = attrs.field(repr=False)
+    cwd: str
+
+    def run(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> Any:
+        return run(self.command, [*self.base, *args], self.env, timeout=timeout, cwd=self.cwd)
+
+    def ps(self) -> list[ContainerState]:
+        done = self.run("ps", "--all", "--format", "json")
+        if not done.ok:
+            raise compose_error("ps", done, self.command, None)
+        try:
+            return parse_ps(done.stdout)
+        except ValueError:
+            raise StackError(
+                f"{self.command.describe()}: cannot read `ps --format json`: {last_lines(done.stdout, 3)}",
+                kind="compose",
+            ) from None
+
+    def logs(self, service: str) -> str:
+        done = self.run("logs", "--no-color", "--tail", str(LOG_LINES), service, timeout=30.0)
+        return done.stdout.strip() if done.ok else ""
+
+
+def compose_error(what: str, done: Any, command: ComposeCommand, service: str | None) -> StackError:
+    output = done.stdout + done.stderr
+    kind, _ = classify_up_failure(output)
+    if kind != "docker-down":
+        kind = "compose"
+    status = "timed out" if done.returncode is None else f"exit status {done.returncode}"
+    return StackError(
+        f"{command.describe()} {what} failed ({status}): {last_lines(output, 4)}", kind=kind, service=service
+    )
