@@ -51,6 +51,7 @@ FLOORS = {
     "_lifecycle": 6,
     "_scan": 6,
     "testing": 7,
+    "_plugin": 8,
     "pytest_plugin": 8,
     "cli": 8,
     "__main__": 8,
