@@ -21,8 +21,9 @@ from pathlib import Path
 import attrs
 
 import layercfg
-from layercfg import _render, setting
+from layercfg import setting
 from layercfg._doctor import _legacy_checks
+from layercfg._views import render
 
 
 def make_schema(fields: int) -> type:
@@ -55,10 +56,10 @@ def main() -> None:
         schema = make_schema(fields)
         environ = {f"OLD_F{n}": f"value-{n}" for n in range(fields)}
         trace = layercfg.load(schema, profile=[], project_dir=root, environ=environ).trace
-        secrets = _render.secret_values(trace)
+        secrets = render.secret_values(trace)
         cases: dict[str, Callable[[], object]] = {
-            "show --json": lambda t=trace: _render.dumps(_render.show_dict(t)),
-            "show (text)": lambda t=trace: _render.show_text(t),
+            "show --json": lambda t=trace: render.dumps(render.show_dict(t)),
+            "show (text)": lambda t=trace: render.show_text(t),
             "doctor legacy check": lambda t=trace, s=secrets: _legacy_checks(t, s),
         }
         for name, work in cases.items():

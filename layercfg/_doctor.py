@@ -24,9 +24,9 @@ from ._files import resolved
 from ._load import Resolution, Trace, resolve
 from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Status
-from ._render import secret_values
 from ._schema import ENGINE_DEFAULTS
 from ._secrets import display, mask_text, text
+from ._views.render import secret_values
 from .exceptions import (
     ConversionError,
     DiscoveryError,

@@ -245,8 +245,8 @@ def explain_address(
 ) -> str | None:
     """The section for a failed connection to one of ``addresses`` (or a URL / ``host:port`` text)."""
     from ._probe import probe_all
-    from ._render import secret_values
     from ._secrets import mask_text
+    from ._views.render import secret_values
 
     if isinstance(addresses, str):
         text = addresses

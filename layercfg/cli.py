@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import attrs
 import click
 
-from . import _render
 from ._load import Loaded, load
 from ._secrets import SECRET_MASK, display, mask_text, text
+from ._views import render
 from ._words import split_assignments
 from .exceptions import LayercfgError
 
@@ -136,14 +136,14 @@ def explain(ctx: click.Context, /, field: str, as_json: bool, **given: Any) -> N
     from ._load import explain as explain_field
 
     trace = explain_field(loaded.config, field)
-    secrets = [] if options.show_secrets else _render.secret_values(loaded.trace)
+    secrets = [] if options.show_secrets else render.secret_values(loaded.trace)
     notes = [mask_text(warning, secrets) for warning in loaded.trace.warnings]
     if as_json:
         # Everything the text shows: the field's receipt, and the load-wide notes under "notes".
-        data = _render.explain_dict(trace, loaded.trace, show_secrets=options.show_secrets)
-        click.echo(_render.dumps({**data, "notes": notes}))
+        data = render.explain_dict(trace, loaded.trace, show_secrets=options.show_secrets)
+        click.echo(render.dumps({**data, "notes": notes}))
         return
-    click.echo(_render.explain_text(trace, loaded.trace, show_secrets=options.show_secrets))
+    click.echo(render.explain_text(trace, loaded.trace, show_secrets=options.show_secrets))
     for note in notes:
         click.echo(f"  {'note':<9} {note}")
 
@@ -157,9 +157,9 @@ def show(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     options = _options(ctx, **given)
     loaded = _load(options)
     if as_json:
-        click.echo(_render.dumps(_render.show_dict(loaded.trace, show_secrets=options.show_secrets)))
+        click.echo(render.dumps(render.show_dict(loaded.trace, show_secrets=options.show_secrets)))
     else:
-        click.echo(_render.show_text(loaded.trace, show_secrets=options.show_secrets))
+        click.echo(render.show_text(loaded.trace, show_secrets=options.show_secrets))
 
 
 @main.command()
@@ -191,7 +191,7 @@ def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
         )
     why_none = reader.why_none()
     if as_json:
-        click.echo(_render.dumps({"profiles": rows, "errors": [str(e) for e in reader.errors], "why_none": why_none}))
+        click.echo(render.dumps({"profiles": rows, "errors": [str(e) for e in reader.errors], "why_none": why_none}))
         return
     if why_none:
         click.echo(f"no profiles: {why_none}", err=True)
@@ -218,7 +218,7 @@ def precedence(as_json: bool) -> None:
     ]
     steps = [{"step": step.label, "description": step.summary} for step in STEPS]
     if as_json:
-        click.echo(_render.dumps({"layers": rows, "steps": steps}))
+        click.echo(render.dumps({"layers": rows, "steps": steps}))
         return
     for row in rows:
         click.echo(f"{row['rank']}  {row['layer']:<12} {row['description']}")
@@ -238,11 +238,11 @@ def diff(ctx: click.Context, /, first: str, second: str, as_json: bool, receipts
     """Show the fields whose values differ between profile FIRST and profile SECOND (or two run receipts)."""
     options = _options(ctx, **given)
     if receipts:
-        from ._receipt import diff_receipts, read_receipt
+        from ._views.runfile import diff_receipts, read_receipt
 
         changes = diff_receipts(read_receipt(first), read_receipt(second))
         if as_json:
-            click.echo(_render.dumps({"receipts": [first, second], "differences": changes}))
+            click.echo(render.dumps({"receipts": [first, second], "differences": changes}))
             return
         if not changes:
             click.echo(f"{first} and {second} resolved the same values and saw the same services")
@@ -266,7 +266,7 @@ def diff(ctx: click.Context, /, first: str, second: str, as_json: bool, receipts
             }
         )
     if as_json:
-        click.echo(_render.dumps({"profiles": [first, second], "differences": rows}))
+        click.echo(render.dumps({"profiles": [first, second], "differences": rows}))
         return
     if not rows:
         click.echo(f"{first} and {second} resolve to the same values")
@@ -294,12 +294,12 @@ def schema(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """Print the JSON Schema of profile files for this project's schema."""
     options = _options(ctx, **given)
     from ._fieldtable import schema_info
-    from ._jsonschema import profile_json_schema
     from ._project import find_project
+    from ._views.jsonschema import profile_json_schema
 
     settings = find_project(options.project_dir)
     info = schema_info(settings.load_schema(), settings.env_prefix)
-    click.echo(_render.dumps(profile_json_schema(info)))
+    click.echo(render.dumps(profile_json_schema(info)))
 
 
 _SAFE = re.compile(r"^[A-Za-z0-9_./:@+,=%-]*$")
@@ -319,9 +319,9 @@ def env(ctx: click.Context, /, fmt: str, legacy: bool, as_json: bool, **given: A
     assert info is not None  # every resolution records its field table
     names = {name: ((*spec.aliases, spec.env) if legacy else (spec.env,)) for name, spec in info.fields.items()}
     ports = {name: spec.port_aliases for name, spec in info.fields.items() if legacy and spec.port_aliases}
-    pairs = _render.env_assignments(loaded.trace, names, ports, show_secrets=options.show_secrets)
+    pairs = render.env_assignments(loaded.trace, names, ports, show_secrets=options.show_secrets)
     if as_json or fmt == "json":
-        click.echo(_render.dumps(dict(pairs)))
+        click.echo(render.dumps(dict(pairs)))
         return
     if fmt == "dotenv" and any("${" in value and SECRET_MASK not in value for _, value in pairs):
         # python-dotenv expands ${...} inside any quotes and has no escape: a literal "$" comes
@@ -409,7 +409,7 @@ def doctor(
     ok = not any(f.severity == "error" for f in findings)
     if as_json:
         click.echo(
-            _render.dumps(
+            render.dumps(
                 {"ok": ok, "findings": [f.as_dict() for f in findings], "ignored": [f.as_dict() for f in ignored]}
             )
         )

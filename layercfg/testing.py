@@ -92,8 +92,8 @@ def url_origin(cfg: object, field: str) -> str:
 def _masked(cfg: object, text: str) -> str:
     """``text`` with the config's secrets and every URL's password masked."""
     from ._load import provenance
-    from ._render import secret_values
     from ._secrets import mask_text
+    from ._views.render import secret_values
 
     try:
         secrets = secret_values(provenance(cfg))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from layercfg import TestEnvConfig, load
 from layercfg._fieldtable import schema_info
-from layercfg._render import explain_dict, explain_text, show_dict, show_text
+from layercfg._views.render import explain_dict, explain_text, show_dict, show_text
 
 INFO = schema_info(TestEnvConfig, "NETRA_")
 INT_FIELDS = ["max_retries"]

@@ -299,7 +299,7 @@ def test_url_password_masked_in_errors_warnings_and_repr(project: Project):
     environ = {"BACKEND_URL": f"http://a:{PASSWORD}@h:1", "E2E_BACKEND_URL": f"http://b:{PASSWORD}x@h:2"}
     loaded = load(profile=[], project_dir=project.root, environ=environ)
     assert PASSWORD not in repr(loaded.config)
-    from layercfg._render import explain_text, show_text
+    from layercfg._views.render import explain_text, show_text
 
     assert PASSWORD not in explain_text(loaded.trace["backend_url"], loaded.trace)
     assert PASSWORD not in show_text(loaded.trace)

@@ -9,9 +9,9 @@ from conftest import Project
 from layercfg import Origin, Status
 from layercfg._load import resolve
 from layercfg._provenance import SourceKind
-from layercfg._render import explain_dict, explain_text
 from layercfg._sources import Entry, Layer
 from layercfg._stack import SOURCES, LoadContext, Source
+from layercfg._views.render import explain_dict, explain_text
 
 REMOTE = SourceKind("remote", "a key-value store the team keeps its endpoints in")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .._render import secret_values
 from .._secrets import display, mask_text, text
+from .._views.render import secret_values
 from ..testing import service_fields
 from .stack import session_outcome
 from .state import Failure, State

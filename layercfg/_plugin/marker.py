@@ -11,9 +11,9 @@ import pytest
 
 from .._probe import probe, readiness_request
 from .._project import find_project
-from .._render import secret_values
 from .._schema import ENGINE_DEFAULTS
 from .._secrets import mask_text
+from .._views.render import secret_values
 from ..exceptions import LayercfgError
 from ..testing import field_value, service_field, service_fields
 from .stack import session_outcome

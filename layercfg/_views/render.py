@@ -10,9 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._load import Trace
-from ._provenance import LAYER_WIDTH, Candidate, FieldTrace, Origin, Status, explain_lines, secret_values_of
-from ._secrets import SECRET_MASK, display, mask_text, text
+from .._load import Trace
+from .._provenance import LAYER_WIDTH, Candidate, FieldTrace, Origin, Status, explain_lines, secret_values_of
+from .._secrets import SECRET_MASK, display, mask_text, text
 
 
 def secret_values(trace: Trace) -> list[str]:
@@ -141,7 +141,7 @@ def _port_text(value: object) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and "://" in value:
-        from ._endpoints import url_parts
+        from .._endpoints import url_parts
 
         port = url_parts(value)["port"]
         return None if port is None else str(port)
