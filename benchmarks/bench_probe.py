@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from servers import LocalService, SilentListener
 
-from layercfg._probe import ProbeRequest, probe, probe_all
+from layercfg._resolve.probe import ProbeRequest, probe, probe_all
 
 COUNTS = (1, 4, 16)
 SILENT_BUDGET = 0.2

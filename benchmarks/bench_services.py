@@ -50,10 +50,11 @@ from typing import Any
 import attrs
 
 import layercfg
-from layercfg import Service, _resolve, setting
-from layercfg._endpoints import align_endpoints
+from layercfg import Service, setting
 from layercfg._fieldtable import schema_info
 from layercfg._provenance import LayerKind
+from layercfg._resolve import resolver as _resolve
+from layercfg._resolve.endpoints import align_endpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = (3, 6, 12, 24)

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._endpoints import is_local
 from ._fieldtable import SchemaInfo
 from ._project import ProjectSettings
-from ._provenance import FieldTrace, LayerKind, Notice, Origin, notice
+from ._provenance import LayerKind, Origin
 from ._schema import ENGINE_DEFAULTS
 from ._services import EndpointModel, ServiceModel
 from ._sources import Entry, EnvFile, Layer
@@ -155,14 +154,6 @@ class ComposeVariables:
         return "unset"
 
 
-def port_of(url: str) -> int | None:
-    """The port a URL connects to (explicit, or the scheme's default)."""
-    from ._endpoints import url_parts
-
-    port = url_parts(url)["port"]
-    return port if isinstance(port, int) else None
-
-
 def read_compose(
     compose_files: Sequence[str], project: ProjectSettings, variables: ComposeVariables
 ) -> list[ComposeReport]:
@@ -221,7 +212,7 @@ def _credentials(
 
 def compose_url(target: Target, host: str, port: int, credentials: Mapping[str, str]) -> str:
     """A discovered endpoint as a URL in the service's own scheme, with the credentials it declares."""
-    from ._endpoints import with_part
+    from ._model.urls import with_part
 
     url = f"{target.endpoint.scheme}://{host}:{port}"
     for part in ("user", "password", "database"):
@@ -407,55 +398,3 @@ def _required_errors(
                 )
             )
     return errors
-
-
-@attrs.frozen
-class PortConflict:
-    """A winning URL whose port is not the one the running system (or its compose file) uses.
-
-    The one rule behind the receipt's warning and doctor's ``port.conflict``: each renders it.
-    """
-
-    field: str
-    port: int | None  # the winning URL's port
-    origin: Origin  # what set the winning URL
-    published: PublishedPort | None = None  # the running container that publishes another port
-    declared: Declared | None = None  # else the compose declaration of another port
-
-
-def port_conflicts(report: DiscoveryReport, fields: Mapping[str, FieldTrace]) -> list[PortConflict]:
-    """Every endpoint whose winning port differs from what a running container publishes (or, when none
-    runs, from what its compose file declares). Winners from discovery itself or from a fallback, and
-    URLs that are not on this machine, say nothing about the containers here."""
-    conflicts = []
-    for field, trace in fields.items():
-        if not isinstance(trace.value, str) or not is_local(trace.value):
-            continue
-        origin = trace.winner.origin
-        if origin.layer in (LayerKind.DISCOVERY, LayerKind.FALLBACK):
-            continue
-        port = port_of(trace.value)
-        published = report.published.get(field)
-        declared = report.declared.get(field)
-        if published is not None:
-            if port != published.host_port:
-                conflicts.append(PortConflict(field, port, origin, published=published))
-        elif declared is not None and port != declared.host_port:
-            conflicts.append(PortConflict(field, port, origin, declared=declared))
-    return conflicts
-
-
-def conflict_warning(conflict: PortConflict) -> Notice | None:
-    """The receipt's warning for a conflict with a running container (declarations are doctor's alone)."""
-    published = conflict.published
-    if published is None:
-        return None
-    return notice(
-        "port-conflict",
-        field=conflict.field,
-        port=conflict.port,
-        origin=conflict.origin,
-        container=published.container_name,
-        container_port=published.container_port,
-        host_port=published.host_port,
-    )

@@ -319,7 +319,7 @@ def _env_file_path_checks(resolution: Resolution) -> list[Finding]:
 
 def _port_checks(resolution: Resolution) -> list[Finding]:
     """port.conflict for each conflict the resolution's discovery found (one rule: _discovery.port_conflicts)."""
-    from ._discovery import port_conflicts
+    from ._resolve.conflicts import port_conflicts
 
     report = resolution.discovery
     if report is None:
@@ -388,7 +388,7 @@ def _legacy_checks(trace: Trace, secrets: Sequence[str]) -> list[Finding]:
 
 def _same_url(a: object, b: object) -> bool:
     """localhost:8002 and 127.0.0.1:8002 are one endpoint, not a disagreement."""
-    from ._endpoints import same_endpoint
+    from ._model.urls import same_endpoint
 
     return isinstance(a, str) and isinstance(b, str) and "://" in a and same_endpoint(a, b)
 
@@ -416,7 +416,7 @@ def _docker_check(resolution: Resolution, environ: Mapping[str, str]) -> list[Fi
 
 def _endpoint_checks(trace: Trace) -> list[Finding]:
     """Probe every service endpoint the way its service is probed (HTTP health, TCP) and the WebSocket URL."""
-    from ._probe import ProbeRequest, probe_all
+    from ._resolve.probe import ProbeRequest, probe_all
 
     assert trace.info is not None
     health = _value(trace, "health_path")

@@ -23,8 +23,8 @@ from .exceptions import walk_causes
 
 if TYPE_CHECKING:
     from ._load import Trace
-    from ._probe import ProbeRequest, ProbeResult
     from ._provenance import FieldTrace
+    from ._resolve.probe import ProbeRequest, ProbeResult
 
 __all__ = ["Address", "connection_failure", "explain_address", "explain_exception", "explain_failure"]
 
@@ -190,7 +190,7 @@ def _origin_line(traced: FieldTrace, candidate_index: int = 0) -> str:
 
 
 def _request_for(trace: Trace, field: str, url: str) -> ProbeRequest:
-    from ._probe import readiness_request
+    from ._resolve.probe import readiness_request
 
     health = trace.fields["health_path"].value if "health_path" in trace.fields else None
     return readiness_request(trace.info, field, url, health)
@@ -244,7 +244,7 @@ def explain_address(
     probe_budget: float | None = None,
 ) -> str | None:
     """The section for a failed connection to one of ``addresses`` (or a URL / ``host:port`` text)."""
-    from ._probe import probe_all
+    from ._resolve.probe import probe_all
     from ._secrets import mask_text
     from ._views.render import secret_values
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import attrs
 
 from ._fieldtable import SchemaInfo, schema_info
-from ._merge import merge, splice
 from ._profiles import ProfileReader, check_values, split_profile_names
 from ._project import ProjectSettings, find_project
 from ._provenance import FieldTrace
-from ._resolve import Resolver, top_value
+from ._resolve.merge import merge, splice
+from ._resolve.resolver import Resolver, top_value
 from ._schema import construct, suggest
 from ._sources import EnvFile, Layer
 from ._stack import SOURCES, LoadContext, Source, tier
@@ -27,7 +27,7 @@ from .exceptions import ConfigError, LayercfgError, ProjectError, UnknownFieldEr
 
 if TYPE_CHECKING:
     from ._discovery import ComposeReport, DiscoveryReport
-    from ._fallback import FallbackReport
+    from ._resolve.fallback import FallbackReport
 
 T = TypeVar("T")
 PathLike = str | os.PathLike[str]
@@ -177,13 +177,13 @@ def resolve(
     warnings = context.warnings
     fallback_report = None
     if not resolver.errors and (fallback or fields["fallback"].value) != "off":  # imported only when on
-        from ._fallback import apply_fallback
+        from ._resolve.fallback import apply_fallback
 
         fallback_report = apply_fallback(info, fields, fallback)
         warnings.append(f"fallback ({fallback_report.mode}): {fallback_report.reason}")
     report = context.discovery
     if report is not None:
-        from ._discovery import conflict_warning, port_conflicts
+        from ._resolve.conflicts import conflict_warning, port_conflicts
 
         for conflict in port_conflicts(report, fields):
             warning = conflict_warning(conflict)

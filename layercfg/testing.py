@@ -24,7 +24,7 @@ from .exceptions import LayercfgError, ServiceTimeoutError
 
 if TYPE_CHECKING:
     from ._fieldtable import SchemaInfo
-    from ._probe import ProbeResult
+    from ._resolve.probe import ProbeResult
 
 __all__ = ["wait_for_service", "wait_for_service_async"]
 
@@ -118,7 +118,7 @@ class _Wait:
         environ: Mapping[str, str] | None,
         progress: TextIO | bool,
     ) -> None:
-        from ._probe import readiness_request
+        from ._resolve.probe import readiness_request
 
         if cfg is None:
             from ._load import load_config
@@ -246,7 +246,7 @@ def wait_for_service(
     wait. Raises :class:`layercfg.ServiceTimeoutError` when the deadline passes, and
     :class:`layercfg.LayercfgError` for a service the schema does not name.
     """
-    from ._probe import probe
+    from ._resolve.probe import probe
 
     wait = _Wait(cfg, service, timeout, interval, environ, progress)
     while True:
@@ -276,7 +276,7 @@ async def wait_for_service_async(
     """
     import asyncio
 
-    from ._probe import probe
+    from ._resolve.probe import probe
 
     wait = _Wait(cfg, service, timeout, interval, environ, progress)
     while True:

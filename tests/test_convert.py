@@ -10,8 +10,8 @@ import attrs
 import pytest
 
 from layercfg import setting
-from layercfg._convert import FALSE_WORDS, TRUE_WORDS, Invalid, convert
 from layercfg._fieldtable import schema_info
+from layercfg._resolve.convert import FALSE_WORDS, TRUE_WORDS, Invalid, convert
 
 
 class Mode(enum.Enum):
@@ -108,8 +108,8 @@ def test_rejections(name, raw, message):
 def test_urls_are_parsed_strictly(raw, message):
     """A URL field takes no whitespace or control characters, a host, and a port in 1-65535."""
     from layercfg import TestEnvConfig
-    from layercfg._convert import Invalid, convert
     from layercfg._fieldtable import schema_info
+    from layercfg._resolve.convert import Invalid, convert
 
     spec = schema_info(TestEnvConfig, "NETRA_").fields["backend_url"]
     with pytest.raises(Invalid, match=message):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from layercfg._endpoints import is_local, same_endpoint, url_parts, with_part
+from layercfg._model.urls import is_local, same_endpoint, url_parts, with_part
 
 
 def test_url_parts_of_a_database_url():

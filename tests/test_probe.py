@@ -1,4 +1,4 @@
-"""Tests for layercfg._probe, against real sockets on loopback only."""
+"""Tests for layercfg._resolve.probe, against real sockets on loopback only."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from servers import (
     ipv6_available,
 )
 
-from layercfg._probe import ProbeRequest, ProbeResult, probe, probe_all, readiness_request
+from layercfg._resolve.probe import ProbeRequest, ProbeResult, probe, probe_all, readiness_request
 
 # Slack for a timed-out probe over its budget: thread scheduling on a busy CI machine.
 SLACK = 0.1

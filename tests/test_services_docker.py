@@ -24,7 +24,7 @@ from servers import ReplyingListener, closed_port
 
 from layercfg import LayerKind, Origin, ServiceTimeoutError, load, wait_for_service
 from layercfg._doctor import run_doctor
-from layercfg._probe import ProbeRequest
+from layercfg._resolve.probe import ProbeRequest
 
 pytestmark = pytest.mark.docker
 pytest_plugins = ["pytester"]
@@ -555,7 +555,7 @@ def test_wait_for_service_waits_for_the_app_behind_a_published_port(project, doc
     import urllib.request
 
     from layercfg import load_config, wait_for_service
-    from layercfg._probe import ProbeRequest, probe
+    from layercfg._resolve.probe import ProbeRequest, probe
 
     container = run_container(
         name=unique_name("lc-slow"),

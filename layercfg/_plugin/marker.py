@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._probe import probe, readiness_request
 from .._project import find_project
+from .._resolve.probe import probe, readiness_request
 from .._schema import ENGINE_DEFAULTS
 from .._secrets import mask_text
 from .._views.render import secret_values

@@ -16,7 +16,7 @@ from .._words import TRUE_WORDS, split_assignments
 
 if TYPE_CHECKING:
     from .._load import Loaded
-    from .._probe import ProbeResult
+    from .._resolve.probe import ProbeResult
 
 WORKERINPUT_KEY = "layercfg_loaded"
 WORKERINPUT_ERROR_KEY = "layercfg_error"

@@ -88,7 +88,7 @@ def internal_detail(text: str, host: str, item: InternalHost, facts: FieldFacts)
 
 
 def _same(value: str, text: str) -> bool:
-    from .._endpoints import same_endpoint
+    from .._model.urls import same_endpoint
 
     if "://" not in text:  # host:port: the same port on this machine
         host, _, port = text.rpartition(":")

@@ -141,7 +141,7 @@ def _port_text(value: object) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str) and "://" in value:
-        from .._endpoints import url_parts
+        from .._model.urls import url_parts
 
         port = url_parts(value)["port"]
         return None if port is None else str(port)

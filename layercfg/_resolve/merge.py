@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from ._fieldtable import SchemaInfo
-from ._provenance import LayerKind, Notice, notice
-from ._secrets import SECRET_MASK
-from ._sources import Entry, Layer
+from .._fieldtable import SchemaInfo
+from .._provenance import LayerKind, Notice, notice
+from .._secrets import SECRET_MASK
+from .._sources import Entry, Layer
 
 
 class Ranked(NamedTuple):

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._endpoints import parts_of, url_parts
-from ._fieldtable import SchemaInfo
-from ._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
-from ._schema import ENGINE_DEFAULTS
+from .._fieldtable import SchemaInfo
+from .._model.urls import url_parts
+from .._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
+from .._schema import ENGINE_DEFAULTS
+from .endpoints import parts_of
 
 if TYPE_CHECKING:
-    from ._probe import ProbeResult
+    from .probe import ProbeResult
 
 
 @attrs.frozen
@@ -55,7 +56,7 @@ def _probe_kind(info: SchemaInfo, field: str, fields: dict[str, FieldTrace]) -> 
 
 def _local_candidates(trace: FieldTrace, primary_url: str) -> list[str]:
     """The other values the primary field was offered that point at this machine, each once."""
-    from ._endpoints import is_local
+    from .._model.urls import is_local
 
     urls = []
     for candidate in trace.candidates[1:]:
@@ -101,7 +102,7 @@ def apply_fallback(
     if mode == "force":
         why = f"{switch_on}: staging without probing"
     else:
-        from ._probe import ProbeRequest, probe_all
+        from .probe import ProbeRequest, probe_all
 
         timeout = fields["probe_timeout"].value
         budget = float(timeout) if isinstance(timeout, (int, float)) else ENGINE_DEFAULTS.probe_timeout

@@ -1,7 +1,7 @@
 """Convert and resolve: merged candidates become typed values with receipts, field by field.
 
 Plain fields take their highest candidate; then every service URL and its parts are made to
-agree (:mod:`layercfg._endpoints`); then derived fields are computed, carrying the
+agree (:mod:`layercfg._resolve.endpoints`); then derived fields are computed, carrying the
 precedence of their inputs. Every conversion problem is collected, none stops the rest.
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ._convert import Invalid, convert
-from ._endpoints import Resolved, align_endpoints
-from ._fieldtable import SchemaInfo
-from ._merge import Ranked, legacy_warning, name_warnings
-from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, notice
-from ._schema import FieldSpec
-from ._secrets import SECRET_MASK
-from ._sources import Entry
-from .exceptions import ConversionError, LayercfgError, MissingValueError
+from .._fieldtable import SchemaInfo
+from .._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, notice
+from .._schema import FieldSpec
+from .._secrets import SECRET_MASK
+from .._sources import Entry
+from ..exceptions import ConversionError, LayercfgError, MissingValueError
+from .convert import Invalid, convert
+from .endpoints import Resolved, align_endpoints
+from .merge import Ranked, legacy_warning, name_warnings
 
 # (id of a defaults-layer entry, tier) -> (that entry, its shadowed candidate); the entry is kept so the
 # id is never reused while the pair lives.
