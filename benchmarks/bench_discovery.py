@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import layercfg  # noqa: E402
-from layercfg._docker import ServiceQuery, check_engine, discover  # noqa: E402
+from layercfg._sources.containers import ServiceQuery, check_engine, discover  # noqa: E402
 
 IMAGE = "layercfg-busybox:latest"
 COUNTS = (1, 50, 200)

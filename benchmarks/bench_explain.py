@@ -93,7 +93,7 @@ def timed(command: list[str], env: dict[str, str], cwd: Path, peaks: list[int] |
 
 
 def engine_answers(docker_host: str | None) -> bool:
-    from layercfg._docker import check_engine
+    from layercfg._sources.containers import check_engine
 
     return bool(docker_host) and check_engine(environ={"DOCKER_HOST": str(docker_host)}) is None
 

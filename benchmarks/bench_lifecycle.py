@@ -34,8 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from layercfg._docker import check_engine  # noqa: E402
 from layercfg._lifecycle.compose_cli import find_compose  # noqa: E402
+from layercfg._sources.containers import check_engine  # noqa: E402
 
 FIXTURE = REPO / "tests" / "fixtures" / "lifecycle"
 SERVICES = ("backend", "postgres", "redis")

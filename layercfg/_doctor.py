@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._discovery import ComposeReport, ComposeVariables, compose_service_for, read_compose
-from ._files import resolved
 from ._load import Resolution, Trace, resolve
-from ._project import ProjectSettings
 from ._provenance import FieldTrace, LayerKind, Status
 from ._schema import ENGINE_DEFAULTS
 from ._secrets import display, mask_text, text
+from ._sources.discovery import ComposeReport, ComposeVariables, compose_service_for, read_compose
+from ._sources.files import resolved
+from ._sources.project import ProjectSettings
 from ._views.render import secret_values
 from .exceptions import (
     ConversionError,
@@ -36,7 +36,7 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from ._compose import ComposeService
+    from ._sources.compose import ComposeService
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -213,7 +213,7 @@ def _services(report: ComposeReport) -> list[ComposeService]:
 def _build_findings(
     reports: Sequence[ComposeReport], compose_project: Path, search_root: Path, project: ProjectSettings
 ) -> list[Finding]:
-    from ._compose import resolve_build
+    from ._sources.compose import resolve_build
 
     findings = []
     for report in reports:
@@ -294,7 +294,7 @@ def _service_findings(reports: Sequence[ComposeReport], trace: Trace) -> list[Fi
 
 def _env_file_path_checks(resolution: Resolution) -> list[Finding]:
     """Variables like BACKEND_DOCKERFILE in the profile's env files that name files which do not exist."""
-    from ._compose import suggest_dockerfile
+    from ._sources.compose import suggest_dockerfile
 
     findings = []
     root = resolution.project.project_dir
@@ -402,7 +402,7 @@ def _docker_check(resolution: Resolution, environ: Mapping[str, str]) -> list[Fi
     if report is not None and report.docker is not None:
         problem = report.docker.problem  # discovery asked the engine already: never pay its budget twice
     else:
-        from ._docker import check_engine
+        from ._sources.containers import check_engine
 
         budget = _value(trace, "docker_timeout") or ENGINE_DEFAULTS.docker_timeout
         problem = check_engine(budget=float(budget), environ=environ)

@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import attrs
 
 from ._fieldtable import SchemaInfo, schema_info
-from ._profiles import ProfileReader, check_values, split_profile_names
-from ._project import ProjectSettings, find_project
-from ._provenance import FieldTrace
+from ._provenance import FieldTrace, Layer
 from ._resolve.merge import merge, splice
 from ._resolve.resolver import Resolver, top_value
 from ._schema import construct, suggest
-from ._sources import EnvFile, Layer
+from ._sources.env import EnvFile
+from ._sources.profiles import ProfileReader, check_values, split_profile_names
+from ._sources.project import ProjectSettings, find_project
 from ._stack import SOURCES, LoadContext, Source, tier
 from .exceptions import ConfigError, LayercfgError, ProjectError, UnknownFieldError
 
 if TYPE_CHECKING:
-    from ._discovery import ComposeReport, DiscoveryReport
     from ._resolve.fallback import FallbackReport
+    from ._sources.discovery import ComposeReport, DiscoveryReport
 
 T = TypeVar("T")
 PathLike = str | os.PathLike[str]

@@ -1,6 +1,6 @@
 """Compose port syntax: ``[[IP:]HOST:]CONTAINER[/PROTOCOL]``, ranges, and the long syntax's parts.
 
-Pure text to numbers, no YAML: :mod:`layercfg._compose` reads the file and hands each port
+Pure text to numbers, no YAML: :mod:`layercfg._sources.compose` reads the file and hands each port
 here; a ``ValueError`` says what is wrong with one port, and the reader turns it into a
 warning with the port's ``PATH:LINE``.
 """

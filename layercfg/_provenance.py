@@ -113,6 +113,28 @@ class Candidate:
     value: object = None
 
 
+class Entry(NamedTuple):
+    """One value a layer offers for one field.
+
+    ``prefer`` is the canonical name when the value came in under a legacy alias,
+    so the merge can warn about it. A named tuple: a load makes one per value it reads.
+    """
+
+    field: str
+    raw: object
+    origin: Origin
+    prefer: str | None = None
+
+
+class Layer(NamedTuple):
+    """What one source says, in its own precedence order (later entries win)."""
+
+    kind: LayerKind | SourceKind
+    name: str
+    entries: tuple[Entry, ...]
+    warnings: tuple[str, ...] = ()
+
+
 class Notice(NamedTuple):
     """One warning as data: its kind (``legacy-name``, ``names-disagree``, ``port-conflict``, ...)
     and the facts it states, each already masked if secret. Only the renderer turns it into text

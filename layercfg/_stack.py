@@ -17,11 +17,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
-from ._files import exists
-from ._provenance import LayerKind, SourceKind
-from ._sources import (
+from ._provenance import Layer, LayerKind, SourceKind
+from ._sources.env import (
     EnvFile,
-    Layer,
     default_layer,
     env_file_layer,
     environment_layer,
@@ -29,13 +27,14 @@ from ._sources import (
     override_layer,
     read_env_file,
 )
+from ._sources.files import exists
 from .exceptions import LayercfgError, UnreadableFileError
 
 if TYPE_CHECKING:
-    from ._discovery import DiscoveryReport
     from ._fieldtable import SchemaInfo
-    from ._profiles import Profile
-    from ._project import ProjectSettings
+    from ._sources.discovery import DiscoveryReport
+    from ._sources.profiles import Profile
+    from ._sources.project import ProjectSettings
 
 
 @attrs.define
@@ -85,7 +84,7 @@ def defaults(context: LoadContext) -> Sequence[Layer]:
 
 
 def profiles(context: LoadContext) -> Sequence[Layer]:
-    from ._profiles import profile_layer
+    from ._sources.profiles import profile_layer
 
     return [profile_layer(profile) for profile in context.profiles]
 
@@ -122,7 +121,7 @@ def discovery(context: LoadContext) -> Sequence[Layer]:
     """Compose declarations, then running containers; imported only when discovery is on."""
     if context.setting("discovery") in (None, "off"):
         return []
-    from ._discovery import discovery_settings, run_discovery
+    from ._sources.discovery import discovery_settings, run_discovery
 
     settings = discovery_settings(context.setting, context.info)
     layers, report, errors = run_discovery(settings, context.project, context.environ, context.env_files)

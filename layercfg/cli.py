@@ -171,8 +171,8 @@ def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     options = _options(ctx, **given)
     from ._fieldtable import schema_info
     from ._load import builtin_profiles_apply
-    from ._profiles import ProfileReader
-    from ._project import find_project
+    from ._sources.profiles import ProfileReader
+    from ._sources.project import find_project
 
     settings = find_project(options.project_dir)
     schema = settings.load_schema()
@@ -294,7 +294,7 @@ def schema(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """Print the JSON Schema of profile files for this project's schema."""
     options = _options(ctx, **given)
     from ._fieldtable import schema_info
-    from ._project import find_project
+    from ._sources.project import find_project
     from ._views.jsonschema import profile_json_schema
 
     settings = find_project(options.project_dir)
@@ -390,7 +390,7 @@ def doctor(
     """
     options = _options(ctx, **given)
     from ._doctor import run_doctor, split_ignored
-    from ._project import find_project
+    from ._sources.project import find_project
 
     findings = run_doctor(
         profile=options.profile,

@@ -167,7 +167,7 @@ class _Wait:
             return result
         import attrs
 
-        from ._docker import container_health
+        from ._sources.containers import container_health
 
         status = container_health(self.container, budget=self.budget)
         if status in (None, "healthy"):

@@ -1,4 +1,4 @@
-"""Tests for layercfg._compose: compose files with line numbers, builds and file search."""
+"""Tests for layercfg._sources.compose: compose files with line numbers, builds and file search."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from layercfg._compose import (
+from layercfg._sources.compose import (
     BuildResolution,
     BuildSpec,
     ComposeFile,
@@ -18,7 +18,7 @@ from layercfg._compose import (
     load_compose_file,
     resolve_build,
 )
-from layercfg._interpolate import Interpolated, VariableUse
+from layercfg._sources.interpolate import Interpolated, VariableUse
 from layercfg.exceptions import MalformedFileError, UnreadableFileError
 
 NETRA = Path(__file__).parent / "fixtures" / "netra"

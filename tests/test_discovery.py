@@ -166,7 +166,7 @@ def test_seed_847_forced_staging_with_a_running_container(netra, docker_engine, 
 
 def test_remote_engine_publishes_on_its_own_host(netra):
     """With DOCKER_HOST=tcp://HOST:PORT, a port published on all addresses is reached at HOST, not localhost."""
-    from layercfg._docker import PublishedPort, remote_engine_host
+    from layercfg._sources.containers import PublishedPort, remote_engine_host
 
     # 127.0.0.2 stands in for another host: a loopback address, so nothing leaves this machine, and an
     # engine there would publish its wildcard ports there. Nothing listens on port 9, so Docker is down.

@@ -19,14 +19,8 @@ from typing import Any
 import attrs
 import pytest
 
-from layercfg._docker import (
-    PublishedPort,
-    ServiceDiscovery,
-    ServiceQuery,
-    check_engine,
-    discover,
-)
-from layercfg._engine import DockerProblem
+from layercfg._sources.containers import PublishedPort, ServiceDiscovery, ServiceQuery, check_engine, discover
+from layercfg._sources.engine import DockerProblem
 
 REPO = Path(__file__).resolve().parents[1]
 HTTPD_PORT = {"8000/tcp": ("0.0.0.0", None)}
@@ -447,7 +441,7 @@ def test_unknown_failure_is_an_error_not_an_exception() -> None:
 
 def test_import_does_not_import_docker() -> None:
     """Importing the discovery module leaves the docker SDK unimported."""
-    code = "import sys, layercfg._docker; print('docker' in sys.modules)"
+    code = "import sys, layercfg._sources.containers; print('docker' in sys.modules)"
     child = subprocess.run(
         [sys.executable, "-c", code],
         env={"PYTHONPATH": str(REPO)},

@@ -1,4 +1,4 @@
-"""Tests for layercfg._interpolate: compose-specification variable interpolation."""
+"""Tests for layercfg._sources.interpolate: compose-specification variable interpolation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layercfg._interpolate import Interpolated, InterpolationError, VariableUse, interpolate
+from layercfg._sources.interpolate import Interpolated, InterpolationError, VariableUse, interpolate
 from layercfg.exceptions import SourceError
 
 ENV = {"SET": "value", "EMPTY": "", "PORT": "9999", "OTHER": "other"}

@@ -11,7 +11,7 @@ from conftest import Project
 
 from layercfg import ConfigError, LayercfgError, TestEnvConfig, load
 from layercfg._fieldtable import schema_info
-from layercfg._profiles import builtin_profiles_dir
+from layercfg._sources.profiles import builtin_profiles_dir
 from layercfg._views.jsonschema import profile_json_schema
 
 SCHEMA = profile_json_schema(schema_info(TestEnvConfig, "NETRA_"))

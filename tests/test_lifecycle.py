@@ -23,7 +23,7 @@ from servers import LocalService
 
 import layercfg
 from layercfg import StackError
-from layercfg._engine import resolve_endpoint
+from layercfg._sources.engine import resolve_endpoint
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lifecycle"
 VENV_BIN = str(Path(sys.executable).parent)

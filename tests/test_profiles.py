@@ -7,7 +7,7 @@ import os
 import pytest
 
 from layercfg import ConfigError, load
-from layercfg._profiles import key_lines
+from layercfg._sources.profiles import key_lines
 from layercfg.exceptions import ProfileCycleError, UnknownProfileError
 
 

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, NETRA
 
-from layercfg._project import find_project
 from layercfg._scan.index import plausible_name
 from layercfg._scan.scan import run_scan
+from layercfg._sources.project import find_project
 from layercfg.cli import main
 from layercfg.exceptions import ProjectError
 

@@ -8,8 +8,7 @@ from conftest import Project
 
 from layercfg import Origin, Status
 from layercfg._load import resolve
-from layercfg._provenance import SourceKind
-from layercfg._sources import Entry, Layer
+from layercfg._provenance import Entry, Layer, SourceKind
 from layercfg._stack import SOURCES, LoadContext, Source
 from layercfg._views.render import explain_dict, explain_text
 

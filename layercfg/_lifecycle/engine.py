@@ -13,8 +13,8 @@ from .compose_cli import ContainerState
 def engine_env(environ: Mapping[str, str], budget: float, *, ping: bool = True) -> tuple[str, str, dict[str, str]]:
     """The engine's URL, why that one, and the environment compose runs in (DOCKER_HOST set to the
     engine found, so compose uses the same one even when it was found by searching the usual sockets)."""
-    from .._docker import check_engine
-    from .._engine import resolve_endpoint
+    from .._sources.containers import check_engine
+    from .._sources.engine import resolve_endpoint
 
     env = dict(environ)
     try:
@@ -38,8 +38,8 @@ def engine_states(
     """The project's containers by compose service, from one container-list call, with the engine's
     URL and why that one; None when the engine did not answer or a service has several containers
     (compose then answers, and classifies what is wrong)."""
-    from .._docker import PROJECT_LABEL, SERVICE_LABEL, project_containers
-    from .._engine import DockerProblem, resolve_endpoint
+    from .._sources.containers import PROJECT_LABEL, SERVICE_LABEL, project_containers
+    from .._sources.engine import DockerProblem, resolve_endpoint
 
     listing = project_containers(project, budget=budget, environ=environ)
     if isinstance(listing, DockerProblem):

@@ -12,9 +12,9 @@ from .._schema import ENGINE_DEFAULTS
 from ..exceptions import ConfigError, StackError
 
 if TYPE_CHECKING:
-    from .._discovery import ComposeReport
     from .._load import Trace
-    from .._project import ProjectSettings
+    from .._sources.discovery import ComposeReport
+    from .._sources.project import ProjectSettings
 
 
 @attrs.frozen
@@ -72,7 +72,7 @@ def settings_trace(
     That load has no discovery and no fallback: the lifecycle's settings come from profiles, env
     files, variables and overrides, and asking the engine about containers is the next step's job.
     """
-    from .._project import find_project
+    from .._sources.project import find_project
 
     if cfg is not None:
         from .._load import provenance
@@ -103,7 +103,7 @@ def services_to_start(
 ) -> tuple[list[str], list[str]]:
     """The compose services to bring up, and notes. ``wanted`` empty: every service of the load
     that the compose files declare. A logical service name (``backend``) maps to its compose service."""
-    from .._discovery import compose_service_for
+    from .._sources.discovery import compose_service_for
 
     declared = [name for report in reports if report.file is not None for name in report.file.services]
     info = trace.info

@@ -22,8 +22,8 @@ from ..exceptions import StackError
 from .compose_cli import Runner, compose_error
 
 if TYPE_CHECKING:
-    from .._discovery import ComposeReport
-    from .._project import ProjectSettings
+    from .._sources.discovery import ComposeReport
+    from .._sources.project import ProjectSettings
     from .plan import Settings
 
 STATE_DIR: Final = ".layercfg/lifecycle"
@@ -70,7 +70,7 @@ def compose_project(
     env_files: Sequence[Any],
     project_name: str | None,
 ) -> ComposeProject:
-    from .._discovery import ComposeVariables, read_compose
+    from .._sources.discovery import ComposeVariables, read_compose
 
     if not settings.compose_files:
         raise StackError(
@@ -94,7 +94,7 @@ def compose_project(
     if project_name:
         name, name_source = project_name, "given"
     elif settings.compose_project:
-        from .._docker import is_project_pattern
+        from .._sources.containers import is_project_pattern
 
         if is_project_pattern(settings.compose_project):
             raise StackError(

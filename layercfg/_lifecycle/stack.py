@@ -23,7 +23,7 @@ from .watch import Watcher, confirm_ready, progress_stream
 
 if TYPE_CHECKING:
     from .._load import Trace
-    from .._project import ProjectSettings
+    from .._sources.project import ProjectSettings
     from .compose_cli import ContainerState
 
 

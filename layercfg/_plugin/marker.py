@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._project import find_project
 from .._resolve.probe import probe, readiness_request
 from .._schema import ENGINE_DEFAULTS
 from .._secrets import mask_text
+from .._sources.project import find_project
 from .._views.render import secret_values
 from ..exceptions import LayercfgError
 from ..testing import field_value, service_field, service_fields

@@ -13,8 +13,8 @@ from .._model.urls import is_local, port_of
 from .._provenance import FieldTrace, LayerKind, Notice, Origin, notice
 
 if TYPE_CHECKING:
-    from .._discovery import Declared, DiscoveryReport
-    from .._docker import PublishedPort
+    from .._sources.containers import PublishedPort
+    from .._sources.discovery import Declared, DiscoveryReport
 
 
 @attrs.frozen

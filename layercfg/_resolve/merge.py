@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from .._fieldtable import SchemaInfo
-from .._provenance import LayerKind, Notice, notice
+from .._provenance import Entry, Layer, LayerKind, Notice, notice
 from .._secrets import SECRET_MASK
-from .._sources import Entry, Layer
 
 
 class Ranked(NamedTuple):

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .._fieldtable import SchemaInfo
-from .._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status, notice
+from .._provenance import Candidate, Entry, FieldTrace, LayerKind, Notice, Origin, Status, notice
 from .._schema import FieldSpec
 from .._secrets import SECRET_MASK
-from .._sources import Entry
 from ..exceptions import ConversionError, LayercfgError, MissingValueError
 from .convert import Invalid, convert
 from .endpoints import Resolved, align_endpoints

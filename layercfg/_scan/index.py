@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 import attrs
 
 from .._fieldtable import SchemaInfo
-from .._project import ProjectSettings, find_project
 from .._provenance import FieldTrace
 from .._schema import FieldSpec, suggest
 from .._secrets import SECRET_MASK, mask_url_passwords
 from .._services import default_port
-from .._sources import EnvFile
+from .._sources.env import EnvFile
+from .._sources.project import ProjectSettings, find_project
 from ..exceptions import LayercfgError
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1", "[::1]"})
@@ -274,7 +274,7 @@ class _Builder:
         info: SchemaInfo,
         fields: Mapping[str, FieldTrace],
     ) -> None:
-        from .._discovery import ComposeVariables, read_compose
+        from .._sources.discovery import ComposeVariables, read_compose
 
         variables = ComposeVariables({}, env_files)
         for report in read_compose(compose_files, self.settings, variables):
@@ -327,7 +327,7 @@ def build_index(project_dir: str | os.PathLike[str] | None = None, accessors: It
     Raises :class:`LayercfgError` when the project itself cannot be read (its pyproject.toml or schema).
     """
     from .._load import builtin_profiles_apply
-    from .._profiles import available_profiles
+    from .._sources.profiles import available_profiles
 
     settings = find_project(project_dir)
     schema = settings.load_schema()

@@ -11,8 +11,8 @@ from typing import Any
 import attrs
 
 from .._fieldtable import SchemaInfo
-from .._profiles import CREDENTIAL_PARTS, ENDPOINT_KEYS, PROBES, PROFILE_KEYS, SERVICE_KEYS
 from .._schema import FieldSpec
+from .._sources.profiles import CREDENTIAL_PARTS, ENDPOINT_KEYS, PROBES, PROFILE_KEYS, SERVICE_KEYS
 
 
 def _type_schema(tp: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ __all__ = ["diff_receipts", "read_receipt"]
 
 def read_receipt(path: str) -> dict[str, Any]:
     """A receipt file as data; a clear error naming the file when it is not one."""
-    from .._files import read_text
+    from .._sources.files import read_text
 
     text = read_text(Path(path), path, "run receipt")
     try:

@@ -1,4 +1,6 @@
-"""Sources: each returns a :class:`Layer` of (field, raw value, Origin) entries.
+"""The process's own sources: schema defaults, the environment (canonical and legacy names), dotenv
+files and explicit overrides; each returns a :class:`~layercfg._provenance.Layer` of
+(field, raw value, Origin) entries.
 
 Nothing here writes ``os.environ`` or mutates shared state; every function takes
 the mapping it reads (``environ``) so tests pass a dict.
@@ -13,34 +15,12 @@ from typing import NamedTuple
 
 import attrs
 
-from ._fieldtable import SchemaInfo
-from ._files import read_text
-from ._provenance import LayerKind, Origin, SourceKind
-from ._schema import FieldSpec
-from ._words import FALSE_WORDS, TRUE_WORDS
-from .exceptions import UnknownFieldError
-
-
-class Entry(NamedTuple):
-    """One value a layer offers for one field.
-
-    ``prefer`` is the canonical name when the value came in under a legacy alias,
-    so the merge can warn about it. A named tuple: a load makes one per value it reads.
-    """
-
-    field: str
-    raw: object
-    origin: Origin
-    prefer: str | None = None
-
-
-class Layer(NamedTuple):
-    """What one source says, in its own precedence order (later entries win)."""
-
-    kind: LayerKind | SourceKind
-    name: str
-    entries: tuple[Entry, ...]
-    warnings: tuple[str, ...] = ()
+from .._fieldtable import SchemaInfo
+from .._provenance import Entry, Layer, LayerKind, Origin
+from .._schema import FieldSpec
+from .._words import FALSE_WORDS, TRUE_WORDS
+from ..exceptions import UnknownFieldError
+from .files import read_text
 
 
 class _Prepared(NamedTuple):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import NamedTuple
 
-from .exceptions import MalformedFileError, UnreadableFileError
+from ..exceptions import MalformedFileError, UnreadableFileError
 
 MAX_BYTES = 4 * 1024 * 1024  # configuration files are small; past this, something is wrong
 

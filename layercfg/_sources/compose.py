@@ -2,7 +2,7 @@
 
 Only what configuration discovery and ``doctor`` need is read: ``container_name``, network
 aliases, ``ports``, ``build`` and the *names* of ``environment`` entries. Values are
-interpolated (compose-spec rules, see :mod:`layercfg._interpolate`) from the caller's
+interpolated (compose-spec rules, see :mod:`layercfg._sources.interpolate`) from the caller's
 ``lookup``; a value that fails to interpolate becomes a warning with ``PATH:LINE`` and is
 skipped, so one bad line does not hide the rest of the file.
 
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from layercfg._files import FoundComposeFile, find_compose_file, is_dir, join_path, read_text
-from layercfg._interpolate import Interpolated, InterpolationError, Lookup, interpolate
-from layercfg._ports import parse_short_port, port_pairs, protocol_name
-from layercfg.exceptions import MalformedFileError, UnreadableFileError
+from .._ports import parse_short_port, port_pairs, protocol_name
+from ..exceptions import MalformedFileError, UnreadableFileError
+from .files import FoundComposeFile, find_compose_file, is_dir, join_path, read_text
+from .interpolate import Interpolated, InterpolationError, Lookup, interpolate
 
 __all__ = [
     "BuildResolution",

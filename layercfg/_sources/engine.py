@@ -6,7 +6,7 @@ Desktop's, colima's, Podman's; :func:`socket_candidates`); every call shares one
 budget (:class:`_Clock`, run in a thread by :func:`_bounded`); and every failure becomes a
 :class:`DockerProblem` whose ``kind`` tells a missing socket, a refused one, a permission error
 and a daemon that never answers apart.
-:mod:`layercfg._docker` asks the engine about containers through these.
+:mod:`layercfg._sources.containers` asks the engine about containers through these.
 
 ``docker`` is imported inside the functions, so importing layercfg never imports it.
 """
@@ -24,8 +24,8 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from ._files import read_text
-from .exceptions import LayercfgError, walk_causes
+from ..exceptions import LayercfgError, walk_causes
+from .files import read_text
 
 __all__ = ["DEFAULT_ENGINE", "DockerProblem", "Endpoint", "resolve_endpoint"]
 

@@ -4,7 +4,7 @@
 then exact container name, then network alias, in the order of ``query.names``, and reads the
 host port published for the query's container port. Reaching the engine (which endpoint, the one
 time budget every call shares, and a :class:`DockerProblem` that tells a missing socket, a refused
-one, a permission error and a hung daemon apart) is :mod:`layercfg._engine`. Nothing here
+one, a permission error and a hung daemon apart) is :mod:`layercfg._sources.engine`. Nothing here
 raises: the caller decides whether a problem is fatal.
 
 ``docker`` is imported inside the functions, so importing layercfg never imports it.
@@ -21,7 +21,8 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from ._engine import (
+from .._schema import ENGINE_DEFAULTS
+from .engine import (
     DockerProblem,
     Endpoint,
     _bounded,
@@ -30,7 +31,6 @@ from ._engine import (
     _is_not_found,
     resolve_endpoint,
 )
-from ._schema import ENGINE_DEFAULTS
 
 T = TypeVar("T")
 

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .exceptions import MalformedFileError
+from ..exceptions import MalformedFileError
 
 FORMATS = {".toml": "TOML", ".yaml": "YAML", ".yml": "YAML", ".json": "JSON", ".ini": "INI"}
 # A YAML document may repeat a node through aliases; expanded, ten levels of ten aliases are

@@ -12,8 +12,8 @@ from types import ModuleType
 
 import attrs
 
-from ._files import is_dir, is_file, resolved
-from .exceptions import MalformedFileError, ProjectError, UnreadableFileError
+from ..exceptions import MalformedFileError, ProjectError, UnreadableFileError
+from .files import is_dir, is_file, resolved
 
 DEFAULT_SCHEMA = "layercfg:TestEnvConfig"
 _KEYS = (
@@ -120,7 +120,7 @@ def find_project(project_dir: str | os.PathLike[str] | None = None) -> ProjectSe
 
 
 def _read_text(path: Path) -> str:
-    from ._files import read_text
+    from .files import read_text
 
     return read_text(path, str(path), "pyproject.toml")
 
@@ -142,7 +142,7 @@ def _read_settings(root: Path, pyproject: Path) -> ProjectSettings:
     where = f"{pyproject} [tool.layercfg]"
     if not isinstance(table, dict):
         raise ProjectError("[tool.layercfg] must be a table", location=where)
-    from ._schema import suggest
+    from .._schema import suggest
 
     for key in table:
         if key not in _KEYS:

@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._fieldtable import SchemaInfo
-from ._project import ProjectSettings
-from ._provenance import LayerKind, Origin
-from ._schema import ENGINE_DEFAULTS
-from ._services import EndpointModel, ServiceModel
-from ._sources import Entry, EnvFile, Layer
-from .exceptions import DiscoveryError, LayercfgError
+from .._fieldtable import SchemaInfo
+from .._provenance import Entry, Layer, LayerKind, Origin
+from .._schema import ENGINE_DEFAULTS
+from .._services import EndpointModel, ServiceModel
+from ..exceptions import DiscoveryError, LayercfgError
+from .env import EnvFile
+from .project import ProjectSettings
 
 if TYPE_CHECKING:
-    from ._compose import ComposeFile, ComposeService, PortMapping
-    from ._docker import DiscoveryResult, PublishedPort
+    from .compose import ComposeFile, ComposeService, PortMapping
+    from .containers import DiscoveryResult, PublishedPort
 
 
 @attrs.frozen
@@ -158,7 +158,7 @@ def read_compose(
     compose_files: Sequence[str], project: ProjectSettings, variables: ComposeVariables
 ) -> list[ComposeReport]:
     """Find and parse compose files, each where named or in the usual places."""
-    from ._files import find_compose_file
+    from .files import find_compose_file
 
     reports = []
     for requested in compose_files:
@@ -168,7 +168,7 @@ def read_compose(
             reports.append(ComposeReport(requested, None, None, False, searched, None, None))
             continue
         display = project.relative(found.path)
-        from ._compose import load_compose_file  # the YAML reader, only for a file that exists
+        from .compose import load_compose_file  # the YAML reader, only for a file that exists
 
         try:
             parsed = load_compose_file(found.path, variables.lookup)
@@ -212,7 +212,7 @@ def _credentials(
 
 def compose_url(target: Target, host: str, port: int, credentials: Mapping[str, str]) -> str:
     """A discovered endpoint as a URL in the service's own scheme, with the credentials it declares."""
-    from ._model.urls import with_part
+    from .._model.urls import with_part
 
     url = f"{target.endpoint.scheme}://{host}:{port}"
     for part in ("user", "password", "database"):
@@ -225,7 +225,7 @@ def _declared(
     target: Target, reports: Sequence[ComposeReport], variables: ComposeVariables, engine_host: str | None
 ) -> Declared | None:
     """The first compose service matching the target's names (in order) that publishes its container port."""
-    from ._docker import url_host
+    from .containers import url_host
 
     for name in target.names:
         match = compose_service_for((name,), reports)
@@ -285,7 +285,7 @@ def run_discovery(
             # The reader names the file by its full path; receipts name it relative to the project.
             notes += [w.replace(str(report.path), report.display or report.requested) for w in report.file.warnings]
 
-    from ._docker import remote_engine_host
+    from .containers import remote_engine_host
 
     declared: dict[str, Declared] = {}
     compose_entries = []
@@ -306,7 +306,7 @@ def run_discovery(
         )
         compose_entries.append(Entry(target.field, found.url, origin))
 
-    from ._docker import ServiceQuery, discover
+    from .containers import ServiceQuery, discover
 
     queries = [ServiceQuery(t.label, t.names, t.container_port, project=settings.project) for t in settings.targets]
     result = discover(queries, budget=settings.budget, environ=environ)

@@ -25,13 +25,10 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from ._fieldtable import SchemaInfo
-from ._files import is_dir, read_text, resolved
-from ._project import ProjectSettings
-from ._provenance import LayerKind, Origin
-from ._schema import Service, suggest
-from ._sources import Entry, Layer
-from .exceptions import (
+from .._fieldtable import SchemaInfo
+from .._provenance import Entry, Layer, LayerKind, Origin
+from .._schema import Service, suggest
+from ..exceptions import (
     LayercfgError,
     MalformedFileError,
     ProfileCycleError,
@@ -39,6 +36,8 @@ from .exceptions import (
     UnknownKeyError,
     UnknownProfileError,
 )
+from .files import is_dir, read_text, resolved
+from .project import ProjectSettings
 
 BUILTIN_PREFIX = "<builtin>/profiles/"
 # The profile file formats, by suffix: TOML through tomllib, the others through dynaconf's readers.
@@ -61,8 +60,9 @@ _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 def builtin_profiles_dir() -> Path:
     """Where the built-in profiles are: inside the wheel, or at the top of a source checkout."""
-    packaged = Path(__file__).parent / "profiles"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "profiles"
+    package = Path(__file__).parent.parent  # layercfg/, this file being layercfg/_sources/profiles.py
+    packaged = package / "profiles"
+    return packaged if packaged.is_dir() else package.parent / "profiles"
 
 
 class EnvFileRef(NamedTuple):
@@ -241,7 +241,7 @@ class ProfileReader:
             data = self._parse(text, display)
             lines = key_lines(text)
         else:  # YAML, JSON or INI: dynaconf's readers, imported only now (docs/profiles.md)
-            from ._profile_formats import parse
+            from .formats import parse
 
             data, lines = parse(text, display, path.suffix)
 

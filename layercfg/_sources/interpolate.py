@@ -23,7 +23,7 @@ from typing import TypeAlias
 
 import attrs
 
-from layercfg.exceptions import SourceError
+from ..exceptions import SourceError
 
 __all__ = ["Interpolated", "InterpolationError", "Lookup", "VariableUse", "interpolate"]
 
