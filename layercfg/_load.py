@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import attrs
 
 from ._fieldtable import SchemaInfo, schema_info
+from ._precedence import SOURCES, LoadContext, Source, tier
 from ._provenance import FieldTrace, Layer
 from ._resolve.merge import merge, splice
 from ._resolve.resolver import Resolver, top_value
@@ -22,7 +23,6 @@ from ._schema import construct, suggest
 from ._sources.env import EnvFile
 from ._sources.profiles import ProfileReader, check_values, split_profile_names
 from ._sources.project import ProjectSettings, find_project
-from ._stack import SOURCES, LoadContext, Source, tier
 from .exceptions import ConfigError, LayercfgError, ProjectError, UnknownFieldError
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Provenance lives beside the config, never on it (the config stays a plain frozen
 attrs value). :class:`LayerKind` names the built-in kinds of origin; the precedence
-order itself is the table in :mod:`layercfg._stack`. A record says itself in words here,
+order itself is the table in :mod:`layercfg._precedence`. A record says itself in words here,
 next to its fields (a notice's wording, one field's receipt); the views of whole loads
 (JSON, the show table, env exports) are the renderer's.
 """

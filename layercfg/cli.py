@@ -211,7 +211,7 @@ def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
 @json_option
 def precedence(as_json: bool) -> None:
     """Print the sources in precedence order, lowest first, then the resolution steps."""
-    from ._stack import SOURCES, STEPS
+    from ._precedence import SOURCES, STEPS
 
     rows = [
         {"rank": rank, "layer": source.label, "description": source.summary} for rank, source in enumerate(SOURCES, 1)

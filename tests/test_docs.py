@@ -13,7 +13,7 @@ README = Path(__file__).parent.parent / "README.md"
 
 def test_precedence_doc_matches_code():
     """docs/precedence.md's tables list the sources and steps in the precedence table's order."""
-    from layercfg._stack import SOURCES, STEPS
+    from layercfg._precedence import SOURCES, STEPS
 
     text = (DOCS / "precedence.md").read_text()
     rows = re.findall(r"^\| (\d) \| `([a-z-]+)` \| (.+?) \|$", text, re.MULTILINE)

@@ -28,7 +28,7 @@ FLOORS = {
     "_testenv": 1,
     "_sources": 2,
     "_resolve": 3,
-    "_stack": 4,
+    "_precedence": 4,
     "_load": 4,
     "_views": 5,
     "_doctor": 6,

@@ -80,8 +80,8 @@ def settings_trace(
         trace = provenance(cfg)
         return trace, find_project(trace.project_dir), ()
     from .._load import resolve
+    from .._precedence import SOURCES
     from .._provenance import LayerKind
-    from .._stack import SOURCES
 
     resolution = resolve(
         schema,
