@@ -51,8 +51,8 @@ import attrs
 
 import layercfg
 from layercfg import Service, setting
-from layercfg._fieldtable import schema_info
-from layercfg._provenance import LayerKind
+from layercfg._model.fieldtable import schema_info
+from layercfg._model.provenance import LayerKind
 from layercfg._resolve import resolver as _resolve
 from layercfg._resolve.endpoints import align_endpoints
 

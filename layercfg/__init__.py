@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from ._explainer import explain_failure
     from ._lifecycle import StackReport, up
     from ._load import Loaded, Trace, explain, load, load_config, provenance
-    from ._provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status
-    from ._schema import Derivation, Service, Setting, setting
+    from ._model.provenance import Candidate, FieldTrace, LayerKind, Notice, Origin, Status
+    from ._model.schema import Derivation, Service, Setting, setting
     from ._testenv import TestEnvConfig, websocket_url_from
     from .testing import wait_for_service, wait_for_service_async
 
@@ -75,17 +75,17 @@ _LAZY = {
     "load": "._load",
     "load_config": "._load",
     "provenance": "._load",
-    "Candidate": "._provenance",
-    "FieldTrace": "._provenance",
-    "LayerKind": "._provenance",
-    "Notice": "._provenance",
-    "Origin": "._provenance",
-    "Status": "._provenance",
+    "Candidate": "._model.provenance",
+    "FieldTrace": "._model.provenance",
+    "LayerKind": "._model.provenance",
+    "Notice": "._model.provenance",
+    "Origin": "._model.provenance",
+    "Status": "._model.provenance",
     "Trace": "._load",
-    "Derivation": "._schema",
-    "Service": "._schema",
-    "Setting": "._schema",
-    "setting": "._schema",
+    "Derivation": "._model.schema",
+    "Service": "._model.schema",
+    "Setting": "._model.schema",
+    "setting": "._model.schema",
     "TestEnvConfig": "._testenv",
     "websocket_url_from": "._testenv",
     "wait_for_service": ".testing",

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._load import Resolution, Trace, resolve
-from ._provenance import FieldTrace, LayerKind, Status
-from ._schema import ENGINE_DEFAULTS
-from ._secrets import display, mask_text, text
+from ._model.provenance import FieldTrace, LayerKind, Status
+from ._model.schema import ENGINE_DEFAULTS
+from ._model.secrets import display, mask_text, text
 from ._sources.discovery import ComposeReport, ComposeVariables, compose_service_for, read_compose
 from ._sources.files import resolved
 from ._sources.project import ProjectSettings

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._schema import ENGINE_DEFAULTS
+from ._model.schema import ENGINE_DEFAULTS
 from .exceptions import walk_causes
 
 if TYPE_CHECKING:
     from ._load import Trace
-    from ._provenance import FieldTrace
+    from ._model.provenance import FieldTrace
     from ._resolve.probe import ProbeRequest, ProbeResult
 
 __all__ = ["Address", "connection_failure", "explain_address", "explain_exception", "explain_failure"]
@@ -198,7 +198,7 @@ def _request_for(trace: Trace, field: str, url: str) -> ProbeRequest:
 
 def _root_field(trace: Trace, field: str) -> str:
     """The field a derived value comes from (websocket_url -> backend_url), else ``field`` itself."""
-    from ._provenance import LayerKind
+    from ._model.provenance import LayerKind
 
     traced = trace.fields[field]
     if traced.winner.origin.layer is LayerKind.DERIVED and traced.lineage:
@@ -244,8 +244,8 @@ def explain_address(
     probe_budget: float | None = None,
 ) -> str | None:
     """The section for a failed connection to one of ``addresses`` (or a URL / ``host:port`` text)."""
+    from ._model.secrets import mask_text
     from ._resolve.probe import probe_all
-    from ._secrets import mask_text
     from ._views.render import secret_values
 
     if isinstance(addresses, str):

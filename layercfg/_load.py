@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
-from ._fieldtable import SchemaInfo, schema_info
+from ._model.fieldtable import SchemaInfo, schema_info
+from ._model.provenance import FieldTrace, Layer
+from ._model.schema import construct, suggest
 from ._precedence import SOURCES, LoadContext, Source, tier
-from ._provenance import FieldTrace, Layer
 from ._resolve.merge import merge, splice
 from ._resolve.resolver import Resolver, top_value
-from ._schema import construct, suggest
 from ._sources.env import EnvFile
 from ._sources.profiles import ProfileReader, check_values, split_profile_names
 from ._sources.project import ProjectSettings, find_project
@@ -195,8 +195,8 @@ def resolve(
         try:
             config = construct(schema, {name: fields[name].value for name in info.attributes})
         except (TypeError, ValueError) as exc:
-            from ._provenance import secret_values_of
-            from ._secrets import mask_text
+            from ._model.provenance import secret_values_of
+            from ._model.secrets import mask_text
 
             # A validator's message may quote the value it rejected: mask secrets as everywhere else.
             message = mask_text(str(exc), secret_values_of(fields.values()))
@@ -312,6 +312,6 @@ def explain(config: object, field: str) -> FieldTrace:
     try:
         return trace.fields[field]
     except KeyError:
-        from ._schema import suggest
+        from ._model.schema import suggest
 
         raise UnknownFieldError(field, suggest(field, trace.fields)) from None

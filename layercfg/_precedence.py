@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
-from ._provenance import Layer, LayerKind, SourceKind
+from ._model.provenance import Layer, LayerKind, SourceKind
 from ._sources.env import (
     EnvFile,
     default_layer,
@@ -31,7 +31,7 @@ from ._sources.files import exists
 from .exceptions import LayercfgError, UnreadableFileError
 
 if TYPE_CHECKING:
-    from ._fieldtable import SchemaInfo
+    from ._model.fieldtable import SchemaInfo
     from ._sources.discovery import DiscoveryReport
     from ._sources.profiles import Profile
     from ._sources.project import ProjectSettings

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from ._schema import Derivation, DiscoveryMode, FallbackMode, Service, engine_setting, setting
+from ._model.schema import Derivation, DiscoveryMode, FallbackMode, Service, engine_setting, setting
 
 HTTP = ("http", "https")
 WS = ("ws", "wss")

@@ -18,9 +18,9 @@ import attrs
 import click
 
 from ._load import Loaded, load
-from ._secrets import SECRET_MASK, display, mask_text, text
+from ._model.secrets import SECRET_MASK, display, mask_text, text
+from ._model.words import split_assignments
 from ._views import render
-from ._words import split_assignments
 from .exceptions import LayercfgError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -169,8 +169,8 @@ def show(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
 def profiles(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """List the available profiles, where each is defined, and what it extends."""
     options = _options(ctx, **given)
-    from ._fieldtable import schema_info
     from ._load import builtin_profiles_apply
+    from ._model.fieldtable import schema_info
     from ._sources.profiles import ProfileReader
     from ._sources.project import find_project
 
@@ -293,7 +293,7 @@ def _side(field: Any, show_secrets: bool) -> dict[str, Any]:
 def schema(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """Print the JSON Schema of profile files for this project's schema."""
     options = _options(ctx, **given)
-    from ._fieldtable import schema_info
+    from ._model.fieldtable import schema_info
     from ._sources.project import find_project
     from ._views.jsonschema import profile_json_schema
 
@@ -562,7 +562,7 @@ def _up_backend(config: Any) -> str | None:
 
 
 def _up_masked(value: object) -> object:
-    from ._secrets import mask_url_passwords
+    from ._model.secrets import mask_url_passwords
 
     return mask_url_passwords(value) if isinstance(value, str) else value
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._provenance import Origin
+    from ._model.provenance import Origin
 
 __all__ = [
     "ConfigError",

@@ -19,11 +19,11 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._schema import ENGINE_DEFAULTS
+from ._model.schema import ENGINE_DEFAULTS
 from .exceptions import LayercfgError, ServiceTimeoutError
 
 if TYPE_CHECKING:
-    from ._fieldtable import SchemaInfo
+    from ._model.fieldtable import SchemaInfo
     from ._resolve.probe import ProbeResult
 
 __all__ = ["wait_for_service", "wait_for_service_async"]
@@ -40,7 +40,7 @@ def service_fields(schema: type, info: SchemaInfo | None = None) -> dict[str, st
     ``info`` is a load's field table (services a profile declares included); without it,
     the schema's own declarations.
     """
-    from ._fieldtable import schema_info
+    from ._model.fieldtable import schema_info
 
     table = info if info is not None else schema_info(schema, "")
     return {name: service.main.url_field for name, service in table.services.items()}
@@ -92,7 +92,7 @@ def url_origin(cfg: object, field: str) -> str:
 def _masked(cfg: object, text: str) -> str:
     """``text`` with the config's secrets and every URL's password masked."""
     from ._load import provenance
-    from ._secrets import mask_text
+    from ._model.secrets import mask_text
     from ._views.render import secret_values
 
     try:

@@ -45,7 +45,7 @@ def project(tmp_path: Path) -> Project:
 def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The current environment without any variable layercfg would read, no Docker engine, plus ``extra``."""
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
 
     names = set(schema_info(TestEnvConfig, "NETRA_").by_env_name) | {"NETRA_PROFILE", "CI"}
     env = {key: value for key, value in os.environ.items() if key not in names}

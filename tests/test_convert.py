@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from layercfg import setting
-from layercfg._fieldtable import schema_info
+from layercfg._model.fieldtable import schema_info
 from layercfg._resolve.convert import FALSE_WORDS, TRUE_WORDS, Invalid, convert
 
 
@@ -108,7 +108,7 @@ def test_rejections(name, raw, message):
 def test_urls_are_parsed_strictly(raw, message):
     """A URL field takes no whitespace or control characters, a host, and a port in 1-65535."""
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
     from layercfg._resolve.convert import Invalid, convert
 
     spec = schema_info(TestEnvConfig, "NETRA_").fields["backend_url"]

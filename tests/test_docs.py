@@ -36,7 +36,7 @@ def test_readme_opens_with_two_commands():
 def test_migration_alias_table_matches_schema():
     """Every row of the migration guide's alias table matches the schema's names."""
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
 
     fields = schema_info(TestEnvConfig, "NETRA_").fields
     rows = re.findall(

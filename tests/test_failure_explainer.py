@@ -23,7 +23,7 @@ WHY = "layercfg: why this connection failed"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
 
     for name in (set(schema_info(TestEnvConfig, "NETRA_").by_env_name) | {"NETRA_PROFILE", "CI"}) & set(os.environ):
         monkeypatch.delenv(name)

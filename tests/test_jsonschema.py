@@ -10,7 +10,7 @@ import pytest
 from conftest import Project
 
 from layercfg import ConfigError, LayercfgError, TestEnvConfig, load
-from layercfg._fieldtable import schema_info
+from layercfg._model.fieldtable import schema_info
 from layercfg._sources.profiles import builtin_profiles_dir
 from layercfg._views.jsonschema import profile_json_schema
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from layercfg import LayerKind, Origin, TestEnvConfig
-from layercfg._fieldtable import schema_info
-from layercfg._provenance import Entry, Layer
+from layercfg._model.fieldtable import schema_info
+from layercfg._model.provenance import Entry, Layer
 from layercfg._resolve.merge import merge, splice
 
 INFO = schema_info(TestEnvConfig, "NETRA_")

@@ -8,8 +8,8 @@ from conftest import Project
 
 from layercfg import Origin, Status
 from layercfg._load import resolve
+from layercfg._model.provenance import Entry, Layer, SourceKind
 from layercfg._precedence import SOURCES, LoadContext, Source
-from layercfg._provenance import Entry, Layer, SourceKind
 from layercfg._views.render import explain_dict, explain_text
 
 REMOTE = SourceKind("remote", "a key-value store the team keeps its endpoints in")

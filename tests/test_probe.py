@@ -119,7 +119,7 @@ def test_protocol_greeting_closed_at_once(host: str, scheme: str) -> None:
 def test_readiness_request_follows_the_service() -> None:
     """Each built-in service is checked by its own protocol: HTTP health, WebSocket handshake, greeting."""
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
 
     info = schema_info(TestEnvConfig, "NETRA_")
     backend = readiness_request(info, "backend_url", "http://localhost:8000", "/health")

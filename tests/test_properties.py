@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layercfg import TestEnvConfig, load
-from layercfg._fieldtable import schema_info
+from layercfg._model.fieldtable import schema_info
 from layercfg._views.render import explain_dict, explain_text, show_dict, show_text
 
 INFO = schema_info(TestEnvConfig, "NETRA_")

@@ -33,7 +33,7 @@ TIMEOUT = 120  # seconds for one inner pytest process; each normally takes about
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No variable layercfg reads leaks in from the machine running these tests."""
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
 
     names = set(schema_info(TestEnvConfig, "NETRA_").by_env_name) | {"NETRA_PROFILE", "CI"}
     for name in names & set(os.environ):

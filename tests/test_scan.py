@@ -221,7 +221,7 @@ def test_messages_say_field_profile_value_and_what_to_use(proj):
 def test_plausible_names(name, meant):
     """Did-you-mean only for names that plausibly mean a known one."""
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
 
     assert plausible_name(name, schema_info(TestEnvConfig, "NETRA_").by_env_name) == meant
 

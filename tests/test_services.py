@@ -21,7 +21,7 @@ from servers import LocalService, closed_port
 import layercfg
 from layercfg import ConfigError, LayerKind, load, load_config, wait_for_service
 from layercfg._doctor import run_doctor
-from layercfg._fieldtable import schema_info
+from layercfg._model.fieldtable import schema_info
 
 pytest_plugins = ["pytester"]
 

@@ -119,7 +119,7 @@ def plugin_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Fixture: ``plugin_env(**variables)`` sets the environment of inner pytest runs, after removing
     every variable layercfg reads (so nothing leaks in from the machine running these tests)."""
     from layercfg import TestEnvConfig
-    from layercfg._fieldtable import schema_info
+    from layercfg._model.fieldtable import schema_info
 
     names = set(schema_info(TestEnvConfig, "NETRA_").by_env_name) | {"NETRA_PROFILE", "CI"}
     for name in names & set(os.environ):

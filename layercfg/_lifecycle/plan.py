@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._schema import ENGINE_DEFAULTS
+from .._model.schema import ENGINE_DEFAULTS
 from ..exceptions import ConfigError, StackError
 
 if TYPE_CHECKING:
@@ -80,8 +80,8 @@ def settings_trace(
         trace = provenance(cfg)
         return trace, find_project(trace.project_dir), ()
     from .._load import resolve
+    from .._model.provenance import LayerKind
     from .._precedence import SOURCES
-    from .._provenance import LayerKind
 
     resolution = resolve(
         schema,
@@ -136,7 +136,7 @@ def services_to_start(
             if match is not None:
                 chosen.append(match[2].name)
                 continue
-        from .._schema import suggest
+        from .._model.schema import suggest
 
         hint = suggest(name, [*declared, *logical])
         advice = f"; did you mean {hint!r}?" if hint else ""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from .._schema import ENGINE_DEFAULTS
+from .._model.schema import ENGINE_DEFAULTS
 from ..exceptions import LayercfgError, StackError
 from .compose_cli import COMMAND_TIMEOUT, Runner, find_compose
 from .engine import engine_env, engine_states

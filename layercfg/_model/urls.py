@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
-from .._services import default_port
+from .services import default_port
 
 HTTP_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .._secrets import display, mask_text, text
+from .._model.secrets import display, mask_text, text
 from .._views.render import secret_values
 from ..testing import service_fields
 from .stack import session_outcome

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .._model.schema import ENGINE_DEFAULTS
+from .._model.secrets import mask_text
 from .._resolve.probe import probe, readiness_request
-from .._schema import ENGINE_DEFAULTS
-from .._secrets import mask_text
 from .._sources.project import find_project
 from .._views.render import secret_values
 from ..exceptions import LayercfgError

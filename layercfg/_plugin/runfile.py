@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .._secrets import display, mask_text
+from .._model.secrets import display, mask_text
 from .._views.render import secret_values
 from .stack import collect_stack, session_outcome
 from .state import Failure, State, is_ci

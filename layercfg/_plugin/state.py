@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .._words import TRUE_WORDS, split_assignments
+from .._model.words import TRUE_WORDS, split_assignments
 
 if TYPE_CHECKING:
     from .._load import Loaded

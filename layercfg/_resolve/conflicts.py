@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .._model.provenance import FieldTrace, LayerKind, Notice, Origin, notice
 from .._model.urls import is_local, port_of
-from .._provenance import FieldTrace, LayerKind, Notice, Origin, notice
 
 if TYPE_CHECKING:
     from .._sources.containers import PublishedPort

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._schema import FieldSpec
-from .._secrets import SECRET_MASK, mask_url_passwords
-from .._words import FALSE_WORDS, TRUE_WORDS
+from .._model.schema import FieldSpec
+from .._model.secrets import SECRET_MASK, mask_url_passwords
+from .._model.words import FALSE_WORDS, TRUE_WORDS
 
 NONE_WORDS = ("", "none", "null")
 

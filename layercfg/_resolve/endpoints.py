@@ -16,11 +16,11 @@ from typing import NamedTuple
 
 import attrs
 
-from .._fieldtable import SchemaInfo
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
+from .._model.secrets import SECRET_MASK
+from .._model.services import EndpointModel, ServiceModel
 from .._model.urls import composable, url_parts, with_part
-from .._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
-from .._secrets import SECRET_MASK
-from .._services import EndpointModel, ServiceModel
 
 
 class Resolved(NamedTuple):

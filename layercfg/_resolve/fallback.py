@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._fieldtable import SchemaInfo
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
+from .._model.schema import ENGINE_DEFAULTS
 from .._model.urls import url_parts
-from .._provenance import Candidate, FieldTrace, LayerKind, Origin, Status, notice
-from .._schema import ENGINE_DEFAULTS
 from .endpoints import parts_of
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from .._fieldtable import SchemaInfo
-from .._provenance import Entry, Layer, LayerKind, Notice, notice
-from .._secrets import SECRET_MASK
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import Entry, Layer, LayerKind, Notice, notice
+from .._model.secrets import SECRET_MASK
 
 
 class Ranked(NamedTuple):

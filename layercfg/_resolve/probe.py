@@ -26,13 +26,13 @@ from urllib.parse import SplitResult, urlsplit
 
 import attrs
 
-from .._schema import ENGINE_DEFAULTS
-from .._services import default_port
+from .._model.schema import ENGINE_DEFAULTS
+from .._model.services import default_port
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-    from .._fieldtable import SchemaInfo
+    from .._model.fieldtable import SchemaInfo
 
 __all__ = ["KINDS", "OUTCOMES", "ProbeRequest", "ProbeResult", "probe", "probe_all", "readiness_request"]
 

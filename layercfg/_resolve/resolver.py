@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .._fieldtable import SchemaInfo
-from .._provenance import Candidate, Entry, FieldTrace, LayerKind, Notice, Origin, Status, notice
-from .._schema import FieldSpec
-from .._secrets import SECRET_MASK
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import Candidate, Entry, FieldTrace, LayerKind, Notice, Origin, Status, notice
+from .._model.schema import FieldSpec
+from .._model.secrets import SECRET_MASK
 from ..exceptions import ConversionError, LayercfgError, MissingValueError
 from .convert import Invalid, convert
 from .endpoints import Resolved, align_endpoints

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._fieldtable import SchemaInfo
-from .._provenance import FieldTrace
-from .._schema import FieldSpec, suggest
-from .._secrets import SECRET_MASK, mask_url_passwords
-from .._services import default_port
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import FieldTrace
+from .._model.schema import FieldSpec, suggest
+from .._model.secrets import SECRET_MASK, mask_url_passwords
+from .._model.services import default_port
 from .._sources.env import EnvFile
 from .._sources.project import ProjectSettings, find_project
 from ..exceptions import LayercfgError
@@ -332,7 +332,7 @@ def build_index(project_dir: str | os.PathLike[str] | None = None, accessors: It
     settings = find_project(project_dir)
     schema = settings.load_schema()
     builder = _Builder(settings)
-    from .._fieldtable import schema_info
+    from .._model.fieldtable import schema_info
 
     builder.add_info(schema_info(schema, settings.env_prefix))
     available = available_profiles(settings, builtin_profiles_apply(settings, schema))

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 
 import attrs
 
-from .._secrets import mask_url_passwords
-from .._services import default_port
+from .._model.secrets import mask_url_passwords
+from .._model.services import default_port
 from .index import LOOPBACK_HOSTS, ScanIndex
 from .messages import hint, internal_detail, loopback_detail, values_clause
 

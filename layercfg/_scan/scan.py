@@ -77,7 +77,7 @@ def resolve_checks(select: Iterable[str], ignore: Iterable[str]) -> frozenset[st
                     continue
                 matched = {check for check in CHECKS if check == part or check.startswith(part + ".")}
                 if not matched:
-                    from .._schema import suggest
+                    from .._model.schema import suggest
 
                     hint = suggest(part, CHECKS)
                     extra = f"; did you mean {hint}?" if hint else f" (checks: {', '.join(CHECKS)})"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._ports import parse_short_port, port_pairs, protocol_name
+from .._model.ports import parse_short_port, port_pairs, protocol_name
 from ..exceptions import MalformedFileError, UnreadableFileError
 from .files import FoundComposeFile, find_compose_file, is_dir, join_path, read_text
 from .interpolate import Interpolated, InterpolationError, Lookup, interpolate

@@ -21,7 +21,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
-from .._schema import ENGINE_DEFAULTS
+from .._model.schema import ENGINE_DEFAULTS
 from .engine import (
     DockerProblem,
     Endpoint,

@@ -3,7 +3,7 @@
 Two layers, both of kind ``discovery``: ports *declared* in the profile's compose files
 (after compose interpolation from the env files and the environment), then ports
 *published* by running containers, which beat declarations. What to look for comes from
-the load's declared services (:class:`layercfg._schema.ServiceModel`): the names each runs
+the load's declared services (:class:`layercfg._model.schema.ServiceModel`): the names each runs
 under, its container ports and its URL scheme, so a discovered port becomes a URL in the
 service's own scheme, with the credentials its compose ``environment:`` declares.
 
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .._fieldtable import SchemaInfo
-from .._provenance import Entry, Layer, LayerKind, Origin
-from .._schema import ENGINE_DEFAULTS
-from .._services import EndpointModel, ServiceModel
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import Entry, Layer, LayerKind, Origin
+from .._model.schema import ENGINE_DEFAULTS
+from .._model.services import EndpointModel, ServiceModel
 from ..exceptions import DiscoveryError, LayercfgError
 from .env import EnvFile
 from .project import ProjectSettings

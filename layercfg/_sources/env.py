@@ -1,5 +1,5 @@
 """The process's own sources: schema defaults, the environment (canonical and legacy names), dotenv
-files and explicit overrides; each returns a :class:`~layercfg._provenance.Layer` of
+files and explicit overrides; each returns a :class:`~layercfg._model.provenance.Layer` of
 (field, raw value, Origin) entries.
 
 Nothing here writes ``os.environ`` or mutates shared state; every function takes
@@ -15,10 +15,10 @@ from typing import NamedTuple
 
 import attrs
 
-from .._fieldtable import SchemaInfo
-from .._provenance import Entry, Layer, LayerKind, Origin
-from .._schema import FieldSpec
-from .._words import FALSE_WORDS, TRUE_WORDS
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import Entry, Layer, LayerKind, Origin
+from .._model.schema import FieldSpec
+from .._model.words import FALSE_WORDS, TRUE_WORDS
 from ..exceptions import UnknownFieldError
 from .files import read_text
 

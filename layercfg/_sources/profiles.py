@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .._fieldtable import SchemaInfo
-from .._provenance import Entry, Layer, LayerKind, Origin
-from .._schema import Service, suggest
+from .._model.fieldtable import SchemaInfo
+from .._model.provenance import Entry, Layer, LayerKind, Origin
+from .._model.schema import Service, suggest
 from ..exceptions import (
     LayercfgError,
     MalformedFileError,

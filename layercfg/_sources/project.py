@@ -142,7 +142,7 @@ def _read_settings(root: Path, pyproject: Path) -> ProjectSettings:
     where = f"{pyproject} [tool.layercfg]"
     if not isinstance(table, dict):
         raise ProjectError("[tool.layercfg] must be a table", location=where)
-    from .._schema import suggest
+    from .._model.schema import suggest
 
     for key in table:
         if key not in _KEYS:

@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
-from .._fieldtable import SchemaInfo
-from .._schema import FieldSpec
+from .._model.fieldtable import SchemaInfo
+from .._model.schema import FieldSpec
 from .._sources.profiles import CREDENTIAL_PARTS, ENDPOINT_KEYS, PROBES, PROFILE_KEYS, SERVICE_KEYS
 
 

@@ -11,8 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._load import Trace
-from .._provenance import LAYER_WIDTH, Candidate, FieldTrace, Origin, Status, explain_lines, secret_values_of
-from .._secrets import SECRET_MASK, display, mask_text, text
+from .._model.provenance import (
+    LAYER_WIDTH,
+    Candidate,
+    FieldTrace,
+    Origin,
+    Status,
+    explain_lines,
+    secret_values_of,
+)
+from .._model.secrets import SECRET_MASK, display, mask_text, text
 
 
 def secret_values(trace: Trace) -> list[str]:

@@ -1,8 +1,8 @@
 """The field table of one load: a schema's fields, the engine's settings and the services, as one table.
 
-:func:`schema_info` reads a schema's attrs fields and their layercfg data (:mod:`layercfg._schema`),
+:func:`schema_info` reads a schema's attrs fields and their layercfg data (:mod:`layercfg._model.schema`),
 adds the settings every load has (:class:`EngineSettings`) and the services the schema and the
-active profiles declare (:mod:`layercfg._services`). It sits above both, so neither imports it.
+active profiles declare (:mod:`layercfg._model.services`). It sits above both, so neither imports it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from ._schema import METADATA_KEY, EngineSettings, FieldSpec, Service, Setting, secret_repr, suggest
-from ._secrets import SECRET_MASK, looks_secret, mask_url_passwords
-from ._services import EndpointModel, ServiceModel, service_models
-from .exceptions import UnknownFieldError
+from ..exceptions import UnknownFieldError
+from .schema import METADATA_KEY, EngineSettings, FieldSpec, Service, Setting, secret_repr, suggest
+from .secrets import SECRET_MASK, looks_secret, mask_url_passwords
+from .services import EndpointModel, ServiceModel, service_models
 
 
 class SchemaInfo(NamedTuple):

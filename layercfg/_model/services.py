@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._schema import FieldSpec, Service
+from .schema import FieldSpec, Service
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
-from ._secrets import SECRET_MASK, mask_url_passwords
+from .secrets import SECRET_MASK, mask_url_passwords
 
 METADATA_KEY = "layercfg"
 

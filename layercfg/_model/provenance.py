@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import attrs
 
-from ._secrets import display, mask_text, text, url_passwords
+from .secrets import display, mask_text, text, url_passwords
 
 
 class LayerKind(enum.IntEnum):
