@@ -469,3 +469,20 @@ def split_ignored(findings: Sequence[Finding], ignore: Sequence[str]) -> tuple[l
     accepted = set(ignore)
     kept = [f for f in findings if f.check not in accepted]
     return kept, [f for f in findings if f.check in accepted]
+
+
+_LABELS = {"error": "error", "warning": "warn", "info": "info"}
+
+
+def findings_text(findings: Sequence[Finding], ignored: Sequence[Finding]) -> list[str]:
+    """``layercfg doctor``'s lines: one per finding, then the counts (and what the project accepts)."""
+    lines = []
+    for f in findings:
+        where = f"  {f.location}" if f.location else ""
+        lines.append(f"{_LABELS[f.severity]:<6} {f.check}{where}  {f.message}")
+    counts = {s: sum(f.severity == s for f in findings) for s in _LABELS}
+    summary = f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes"
+    if ignored:
+        checks = ", ".join(sorted({f.check for f in ignored}))
+        summary += f"; {len(ignored)} accepted ({checks}: --ignore / doctor_ignore)"
+    return [*lines, summary]

@@ -8,8 +8,6 @@ data takes ``--json`` (shapes in docs/cli.md). The common options (``--profile``
 
 from __future__ import annotations
 
-import re
-import shlex
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -18,7 +16,7 @@ import attrs
 import click
 
 from ._load import Loaded, load
-from ._model.secrets import SECRET_MASK, display, mask_text, text
+from ._model.secrets import mask_text
 from ._model.words import split_assignments
 from ._views import render
 from .exceptions import LayercfgError
@@ -238,52 +236,23 @@ def diff(ctx: click.Context, /, first: str, second: str, as_json: bool, receipts
     """Show the fields whose values differ between profile FIRST and profile SECOND (or two run receipts)."""
     options = _options(ctx, **given)
     if receipts:
-        from ._views.runfile import diff_receipts, read_receipt
+        from ._views.runfile import diff_receipts, read_receipt, receipts_diff_text
 
         changes = diff_receipts(read_receipt(first), read_receipt(second))
         if as_json:
             click.echo(render.dumps({"receipts": [first, second], "differences": changes}))
             return
-        if not changes:
-            click.echo(f"{first} and {second} resolved the same values and saw the same services")
-        for change in changes:
-            click.echo(f"{change['what']}")
-            click.echo(f"  {first:<24} {change['first']}")
-            click.echo(f"  {second:<24} {change['second']}")
+        for line in receipts_diff_text(changes, first, second):
+            click.echo(line)
         return
     left = _load(options, profile=first)
     right = _load(options, profile=second)
-    rows: list[dict[str, Any]] = []
-    for name, a in left.trace.fields.items():
-        b = right.trace.fields[name]
-        if a.value == b.value:
-            continue
-        rows.append(
-            {
-                "field": name,
-                first: _side(a, options.show_secrets),
-                second: _side(b, options.show_secrets),
-            }
-        )
+    rows = render.diff_rows(left.trace, right.trace, first, second, show_secrets=options.show_secrets)
     if as_json:
         click.echo(render.dumps({"profiles": [first, second], "differences": rows}))
         return
-    if not rows:
-        click.echo(f"{first} and {second} resolve to the same values")
-    for row in rows:
-        click.echo(f"{row['field']}")
-        for side in (first, second):
-            info = row[side]
-            click.echo(f"  {side:<16} {text(info['value'])}   ({info['layer']}: {info['where']})")
-
-
-def _side(field: Any, show_secrets: bool) -> dict[str, Any]:
-    origin = field.winner.origin
-    return {
-        "value": display(field.value, secret=field.secret, show_secrets=show_secrets),
-        "layer": origin.layer.label,
-        "where": origin.location or origin.source,
-    }
+    for line in render.diff_text(rows, first, second):
+        click.echo(line)
 
 
 @main.command()
@@ -302,9 +271,6 @@ def schema(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     click.echo(render.dumps(profile_json_schema(info)))
 
 
-_SAFE = re.compile(r"^[A-Za-z0-9_./:@+,=%-]*$")
-
-
 @main.command()
 @common_options
 @click.option("--format", "fmt", type=click.Choice(["dotenv", "shell", "json"]), default="dotenv", show_default=True)
@@ -313,41 +279,20 @@ _SAFE = re.compile(r"^[A-Za-z0-9_./:@+,=%-]*$")
 @click.pass_context
 def env(ctx: click.Context, /, fmt: str, legacy: bool, as_json: bool, **given: Any) -> None:
     """Print the resolved config as variables (canonical names; --legacy adds the aliases)."""
+    from ._views.export import env_assignments, export_lines
+
     options = _options(ctx, **given)
     loaded = _load(options)
     info = loaded.trace.info
     assert info is not None  # every resolution records its field table
     names = {name: ((*spec.aliases, spec.env) if legacy else (spec.env,)) for name, spec in info.fields.items()}
     ports = {name: spec.port_aliases for name, spec in info.fields.items() if legacy and spec.port_aliases}
-    pairs = render.env_assignments(loaded.trace, names, ports, show_secrets=options.show_secrets)
+    pairs = env_assignments(loaded.trace, names, ports, show_secrets=options.show_secrets)
     if as_json or fmt == "json":
         click.echo(render.dumps(dict(pairs)))
         return
-    if fmt == "dotenv" and any("${" in value and SECRET_MASK not in value for _, value in pairs):
-        # python-dotenv expands ${...} inside any quotes and has no escape: a literal "$" comes
-        # from a variable defined first, which dotenv readers, compose and the shell all expand.
-        click.echo(f"{DOLLAR_VARIABLE}='$'")
-    for name, value in pairs:
-        if SECRET_MASK in value:
-            # An export is read back as values: never write the mask where a password belongs.
-            click.echo(f"# {name} holds a secret: add --show-secrets to export it")
-        elif fmt == "shell":
-            click.echo(f"export {name}={shlex.quote(value)}")
-        else:
-            click.echo(f"{name}={_dotenv_quote(value)}")
-
-
-DOLLAR_VARIABLE = "LAYERCFG_DOLLAR"
-
-
-def _dotenv_quote(value: str) -> str:
-    """A value python-dotenv, compose and layercfg's env files read back as written."""
-    if _SAFE.match(value):
-        return value
-    if "${" in value:
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return '"' + escaped.replace("$", "${" + DOLLAR_VARIABLE + "}") + '"'
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    for line in export_lines(pairs, fmt):
+        click.echo(line)
 
 
 @main.command()
@@ -389,7 +334,7 @@ def doctor(
     Exit status 1 when any finding is an error (checks accepted with --ignore or doctor_ignore do not count).
     """
     options = _options(ctx, **given)
-    from ._doctor import run_doctor, split_ignored
+    from ._doctor import findings_text, run_doctor, split_ignored
     from ._sources.project import find_project
 
     findings = run_doctor(
@@ -414,16 +359,8 @@ def doctor(
             )
         )
     else:
-        labels = {"error": "error", "warning": "warn", "info": "info"}
-        for f in findings:
-            where = f"  {f.location}" if f.location else ""
-            click.echo(f"{labels[f.severity]:<6} {f.check}{where}  {f.message}")
-        counts = {s: sum(f.severity == s for f in findings) for s in labels}
-        summary = f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes"
-        if ignored:
-            checks = ", ".join(sorted({f.check for f in ignored}))
-            summary += f"; {len(ignored)} accepted ({checks}: --ignore / doctor_ignore)"
-        click.echo(summary)
+        for line in findings_text(findings, ignored):
+            click.echo(line)
     if not ok:
         sys.exit(1)
 
@@ -523,45 +460,24 @@ def up(ctx: click.Context, /, as_json: bool, project_name: str | None, services:
         override_source="--set",
         progress=None if not as_json else False,
     )
+    endpoint = report.endpoint()
+    shown = None if endpoint is None else endpoint.value if options.show_secrets else _masked(endpoint.value)
     if as_json:
         data = report.to_json()
-        if report.config is not None:
-            from ._load import explain as explain_field
-
-            backend = _up_backend(report.config)
-            if backend is not None:
-                field = explain_field(report.config, backend)
-                data["endpoint"] = {
-                    "field": backend,
-                    "value": field.value if options.show_secrets else _up_masked(field.value),
-                    "source": str(field.winner.origin),
-                }
+        if endpoint is not None:
+            data["endpoint"] = {"field": endpoint.name, "value": shown, "source": str(endpoint.winner.origin)}
         click.echo(json.dumps(data, indent=2))
     else:
         for line in report.lines():
             click.echo(line)
-        backend = _up_backend(report.config) if report.config is not None else None
-        if backend is not None:
-            from ._load import explain as explain_field
-
-            field = explain_field(report.config, backend)
-            value = field.value if options.show_secrets else _up_masked(field.value)
-            click.echo(f"{backend} = {value}   ({field.winner.origin.layer.label}: {field.winner.origin})")
+        if endpoint is not None:
+            origin = endpoint.winner.origin
+            click.echo(f"{endpoint.name} = {shown}   ({origin.layer.label}: {origin})")
     if report.error is not None and report.fallback_reason is None:
         sys.exit(1)
 
 
-def _up_backend(config: Any) -> str | None:
-    """The URL field of the first declared service (the backend in the built-in schema)."""
-    from ._load import provenance
-
-    info = provenance(config).info
-    if info is None:
-        return None
-    return next((service.main.url_field for service in info.services.values()), None)
-
-
-def _up_masked(value: object) -> object:
+def _masked(value: object) -> object:
     from ._model.secrets import mask_url_passwords
 
     return mask_url_passwords(value) if isinstance(value, str) else value

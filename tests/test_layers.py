@@ -41,6 +41,10 @@ FLOORS = {
 # does: an error names the Origin it carries (ConversionError.origin).
 TYPE_ONLY = {("exceptions", "_model.provenance")}
 
+# No module grows past this many lines: past it, a module has become several (split it along its topics).
+MAX_LINES = 530
+
+
 def _module_name(package: Path, path: Path) -> str:
     parts = path.relative_to(package).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "__init__"
@@ -171,6 +175,16 @@ def test_imports_point_down() -> None:
 def test_no_import_circle() -> None:
     """The import graph (every import, less the one type-only back edge) has no circle."""
     assert _circles(_graph(PACKAGE)) == []
+
+
+def test_no_module_outgrows_its_topic() -> None:
+    """No module of the package is longer than MAX_LINES."""
+    long = {
+        str(path.relative_to(PACKAGE)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

@@ -9,6 +9,7 @@ import attrs
 from .project import stop_recorded
 
 if TYPE_CHECKING:
+    from .._model.provenance import FieldTrace
     from ..exceptions import StackError
     from .compose_cli import Runner
 
@@ -87,6 +88,19 @@ class StackReport:
         if self._runner is None or not self.started:
             return ("nothing to stop: this run started nothing",)
         return stop_recorded(self._runner, self.project, self.started, self.created, self.state_file)
+
+    def endpoint(self) -> FieldTrace | None:
+        """The receipt, in ``config``, of the first declared service's URL (the backend in the built-in
+        schema): where the fresh load found it once the stack was up. None without a config."""
+        if self.config is None:
+            return None
+        from .._load import provenance
+
+        trace = provenance(self.config)
+        if trace.info is None:
+            return None
+        name = next((service.main.url_field for service in trace.info.services.values()), None)
+        return None if name is None else trace.fields[name]
 
     def __enter__(self) -> StackReport:
         return self

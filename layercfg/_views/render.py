@@ -7,7 +7,6 @@ unless ``show_secrets`` is asked for explicitly.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from .._load import Trace
@@ -20,7 +19,7 @@ from .._model.provenance import (
     explain_lines,
     secret_values_of,
 )
-from .._model.secrets import SECRET_MASK, display, mask_text, text
+from .._model.secrets import display, mask_text, text
 
 
 def secret_values(trace: Trace) -> list[str]:
@@ -116,44 +115,39 @@ def show_text(trace: Trace, *, show_secrets: bool = False) -> str:
     return "\n".join(lines)
 
 
-def env_assignments(
-    trace: Trace,
-    names: Mapping[str, tuple[str, ...]],
-    port_names: Mapping[str, tuple[str, ...]] | None = None,
-    *,
-    show_secrets: bool = False,
-) -> list[tuple[str, str]]:
-    """(variable, value) pairs for every field with a value, under each of its names.
-
-    ``port_names`` are legacy port variables: they get the port of the field's URL (or the port itself).
-    """
-    pairs = []
-    for field in trace.fields.values():
-        if field.value is None:
+def diff_rows(
+    left: Trace, right: Trace, first: str, second: str, *, show_secrets: bool = False
+) -> list[dict[str, Any]]:
+    """The fields whose values differ between two loads: each side's value and where it was set."""
+    rows: list[dict[str, Any]] = []
+    for name, a in left.fields.items():
+        b = right.fields[name]
+        if a.value == b.value:
             continue
-        value = text(display(field.value, secret=field.secret, show_secrets=show_secrets))
-        if isinstance(field.value, (tuple, list, frozenset)):
-            value = ",".join(str(item) for item in field.value)
-            if field.secret and not show_secrets:
-                value = SECRET_MASK
-        for name in (port_names or {}).get(field.name, ()):
-            port = _port_text(field.value)
-            if port is not None:
-                pairs.append((name, port))
-        for name in names[field.name]:
-            pairs.append((name, value))
-    return pairs
+        rows.append({"field": name, first: _side(a, show_secrets), second: _side(b, show_secrets)})
+    return rows
 
 
-def _port_text(value: object) -> str | None:
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and "://" in value:
-        from .._model.urls import url_parts
+def _side(field: FieldTrace, show_secrets: bool) -> dict[str, Any]:
+    origin = field.winner.origin
+    return {
+        "value": display(field.value, secret=field.secret, show_secrets=show_secrets),
+        "layer": origin.layer.label,
+        "where": origin.location or origin.source,
+    }
 
-        port = url_parts(value)["port"]
-        return None if port is None else str(port)
-    return None
+
+def diff_text(rows: list[dict[str, Any]], first: str, second: str) -> list[str]:
+    """``diff_rows`` for people: the field, then each side's value and origin on a line of its own."""
+    if not rows:
+        return [f"{first} and {second} resolve to the same values"]
+    lines = []
+    for row in rows:
+        lines.append(f"{row['field']}")
+        for side in (first, second):
+            info = row[side]
+            lines.append(f"  {side:<16} {text(info['value'])}   ({info['layer']}: {info['where']})")
+    return lines
 
 
 def dumps(data: object) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..exceptions import SourceError
 
-__all__ = ["diff_receipts", "read_receipt"]
+__all__ = ["diff_receipts", "read_receipt", "receipts_diff_text"]
 
 
 def read_receipt(path: str) -> dict[str, Any]:
@@ -74,3 +74,13 @@ def diff_receipts(first: dict[str, Any], second: dict[str, Any]) -> list[dict[st
     for warning in sorted(warnings_b - warnings_a):
         add("warning", "(absent)", warning)
     return changes
+
+
+def receipts_diff_text(changes: list[dict[str, Any]], first: str, second: str) -> list[str]:
+    """:func:`diff_receipts` for people: what differs, then each receipt's side of it."""
+    if not changes:
+        return [f"{first} and {second} resolved the same values and saw the same services"]
+    lines = []
+    for change in changes:
+        lines += [f"{change['what']}", f"  {first:<24} {change['first']}", f"  {second:<24} {change['second']}"]
+    return lines
