@@ -3,20 +3,60 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 from docker_support import *  # noqa: F403  (fixtures: docker_engine, run_container, docker_network)
+from servers import closed_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NETRA = FIXTURES / "netra"
 # An engine address known to be absent: tests that are not about Docker stay independent of
 # whether this machine runs one.
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent-layercfg-test/docker.sock"}
+
+
+PINNED_SCHEMA = """\
+\"\"\"The built-in schema with its default backend_url at a port a test closed (fields in the same order).\"\"\"
+
+import attrs
+
+from layercfg import TestEnvConfig
+
+
+def _field(field):
+    default = {url!r} if field.name == "backend_url" else field.default
+    return attrs.field(default=default, metadata=field.metadata, repr=field.repr, kw_only=field.kw_only)
+
+
+PinnedConfig = attrs.make_class(
+    "PinnedConfig",
+    {{f.name: _field(f) for f in attrs.fields(TestEnvConfig)}},
+    bases=(TestEnvConfig,),
+    frozen=True,
+    slots=True,
+)
+"""
+
+
+def pin_default_backend(root: Path) -> str:
+    """Make the project at ``root`` use a schema whose default backend_url is a port just closed; return it.
+
+    Fallback (and the failure explainer) probe every local candidate of backend_url, the schema's
+    default localhost:8000 among them: with this, a test does not depend on that port being free.
+    The schema derives from the built-in one, so the built-in profiles still apply.
+    """
+    url = f"http://127.0.0.1:{closed_port()}"
+    module = f"pinned_{uuid.uuid4().hex[:12]}"  # one module per project: sys.modules keeps the first import
+    (root / f"{module}.py").write_text(PINNED_SCHEMA.format(url=url), encoding="utf-8")
+    (root / "pyproject.toml").write_text(f'[tool.layercfg]\nschema = "{module}:PinnedConfig"\n', encoding="utf-8")
+    return url
 
 
 class Project:
@@ -34,6 +74,21 @@ class Project:
 
     def profile(self, name: str, text: str) -> Path:
         return self.write(f"profiles/{name}.toml", text)
+
+    def pin_builtin_profile(self, name: str) -> str:
+        """Override built-in profile ``name`` with a copy whose backend_url is a port just closed; return it.
+
+        The copy keeps everything else of the built-in file (its extends, env files, values), so a
+        test of docker or alpine-test does not depend on localhost:8002 being free.
+        """
+        from layercfg._sources.profiles import builtin_profiles_dir
+
+        url = f"http://127.0.0.1:{closed_port()}"
+        text = (builtin_profiles_dir() / f"{name}.toml").read_text(encoding="utf-8")
+        pinned, count = re.subn(r"^backend_url = .*$", f'backend_url = "{url}"', text, flags=re.MULTILINE)
+        assert count == 1, f"built-in profile {name} has no backend_url to pin"
+        self.profile(name, pinned)
+        return url
 
 
 @pytest.fixture

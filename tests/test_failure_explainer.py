@@ -131,22 +131,27 @@ def test_reset_and_timed_out_connections_get_the_section(
 
 
 def test_hard_coded_port_shadowed_by_the_resolved_one(pytester: pytest.Pytester, service: LocalService) -> None:
-    """A test that hard-codes the default port while the config resolved another: use the fixture."""
+    """A test that hard-codes a value the config shadowed (the old default port) while the config resolved
+    another: use the fixture."""
+    old = f"http://127.0.0.1:{closed_port()}"  # the value a lower profile set, where nothing listens
     project(
         pytester,
         service.base_url,
-        """
+        f"""
         import urllib.request
 
         def test_backend():
-            urllib.request.urlopen("http://localhost:8000/health", timeout=2)
+            urllib.request.urlopen("{old}/health", timeout=2)
         """,
     )
+    (pytester.path / "profiles" / "old.toml").write_text(f'[values]\nbackend_url = "{old}"\n', encoding="utf-8")
+    profile = (pytester.path / "profiles" / "p.toml").read_text(encoding="utf-8")
+    (pytester.path / "profiles" / "p.toml").write_text('[profile]\nextends = "old"\n' + profile, encoding="utf-8")
     result = run(pytester)
     result.assert_outcomes(failed=1)
     text = "\n".join(section(result))
-    assert "http://localhost:8000 is not what layercfg resolved: it is backend_url's shadowed value from" in text
-    assert f"layercfg resolved backend_url = {service.base_url} (profile p, profiles/p.toml:2 (profile))" in text
+    assert f"{old} is not what layercfg resolved: it is backend_url's shadowed value from" in text
+    assert f"layercfg resolved backend_url = {service.base_url} (profile p, profiles/p.toml:4 (profile))" in text
     assert text.endswith(
         f"likely fix: the code does not use layercfg's value: use layercfg_config.backend_url "
         f"(backend_url = {service.base_url})"

@@ -1,7 +1,10 @@
 """Staging fallback: the endpoint set switches together, with the probe result as receipt.
 
 Real sockets only: a LocalService on 127.0.0.1 stands in for staging (and for a live
-backend), a closed port for a dead backend, a blackhole listener for one that hangs.
+backend), a closed port for a dead backend, a blackhole listener for one that hangs. Fallback
+probes every local candidate of backend_url before it leaves the machine, so each project here
+has its default backend on a closed port too (conftest.pin_default_backend): no test depends on
+localhost:8000 or 8002 being free.
 """
 
 from __future__ import annotations
@@ -9,10 +12,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import NO_DOCKER
+from conftest import NO_DOCKER, Project, pin_default_backend
 from servers import BlackholeListener, LocalService, closed_port
 
 from layercfg import ConfigError, LayerKind, load
+
+
+@pytest.fixture
+def project(project: Project) -> Project:
+    """The conftest project, its schema's default backend_url on a closed port."""
+    pin_default_backend(project.root)
+    return project
 
 
 @pytest.fixture
@@ -202,7 +212,9 @@ class TestSeed666And544:
     def test_docker_down_staging_up(self, project, staging):
         """alpine-test,staging-fallback with no Docker engine and staging up: staging, with both reasons noted."""
         env = environ(STAGING_BASE_URL=staging.base_url, STAGING_WEBSOCKET_URL=staging.ws_url)
-        # alpine-test's backend (localhost:8002) is assumed dead here; make sure of it with a closed port.
+        # alpine-test's backend (localhost:8002; docker's and local's under it) is dead here: closed ports.
+        for name in ("alpine-test", "docker", "local"):
+            project.pin_builtin_profile(name)
         env["NETRA_BACKEND_URL"] = f"http://127.0.0.1:{closed_port()}"
         loaded = load(profile="alpine-test,staging-fallback", project_dir=project.root, environ=env)
         assert (loaded.config.backend_url, loaded.config.websocket_url) == (staging.base_url, staging.ws_url)
@@ -212,6 +224,8 @@ class TestSeed666And544:
 
     def test_docker_down_staging_down(self, project):
         """Both down: the primary set stays and the receipt says both failed (the pytest marker then skips)."""
+        for name in ("alpine-test", "docker", "local"):
+            project.pin_builtin_profile(name)
         env = environ(
             NETRA_BACKEND_URL=f"http://127.0.0.1:{closed_port()}",
             STAGING_BASE_URL=f"http://127.0.0.1:{closed_port()}",

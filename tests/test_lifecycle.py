@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import clean_environ
+from conftest import clean_environ, pin_default_backend
 from docker_support import unique_name
 from servers import LocalService
 
@@ -296,6 +296,7 @@ def test_failed_start_becomes_the_fallback_reason(
     and the failure is the fallback's reason (its receipt)."""
     kind, services, changes = START_FAILURES[failure]
     project = projects()
+    pin_default_backend(stack_project)  # fallback probes the default backend too: never localhost:8000
     with socket.socket() as dead:
         dead.bind(("127.0.0.1", 0))
         dead_port = dead.getsockname()[1]
