@@ -91,6 +91,19 @@ class Project:
         return url
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast lane, by the fixtures a test asks for: one that needs the Docker engine is marked
+    ``docker`` and ``slow``, one that runs pytest itself (``pytester``) ``slow``. A new test gets its
+    marks the moment it asks for either (test_corpus.py, a real process per hostile file, marks
+    itself); ``python -m pytest -m "not slow"`` runs the rest."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "docker_engine" in names:
+            item.add_marker(pytest.mark.docker)
+        if names & {"docker_engine", "pytester"}:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """An empty project (with a profiles/ dir) that only the built-in profiles apply to."""

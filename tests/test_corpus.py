@@ -29,7 +29,8 @@ MEMORY_CAP = 1_500_000_000  # bytes of address space: an expanded bomb or an end
 PRLIMIT = shutil.which("prlimit")
 LAYERCFG = Path(sys.executable).parent / "layercfg"
 
-pytestmark = pytest.mark.timeout(120)  # beyond the per-process timeout: a whole test never hangs
+# beyond the per-process timeout: a whole test never hangs; slow: one real process per case and role
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 ROLES = {"profile": "profiles/h.toml", "env file": "config/.env.h", "compose file": "docker/h.yml"}
 EXTENSION = {"profile": "toml", "env file": "env", "compose file": "yml"}

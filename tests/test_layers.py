@@ -7,6 +7,7 @@ says which folder holds which stage; this table is the same plan as data.
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,7 @@ def _floor(module: str, floors: dict[str, int]) -> int:
     return floors[module.split(".")[0]]
 
 
+@functools.cache
 def _graph(package: Path) -> dict[str, set[str]]:
     """Module -> the modules it imports (every import; the one type-only back edge left out)."""
     graph: dict[str, set[str]] = {}
