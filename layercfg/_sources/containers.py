@@ -23,12 +23,12 @@ import attrs
 
 from .._model.schema import ENGINE_DEFAULTS
 from .engine import (
+    Clock,
     DockerProblem,
     Endpoint,
-    _bounded,
-    _Clock,
-    _configuration_problem,
-    _is_not_found,
+    bounded,
+    configuration_problem,
+    is_not_found,
     resolve_endpoint,
 )
 
@@ -174,19 +174,19 @@ def discover(
     environ: Mapping[str, str] | None = None,
 ) -> DiscoveryResult:
     """Find each query's container and published port; return within ``budget`` seconds."""
-    clock = _Clock(budget)
+    clock = Clock(budget)
     environ = os.environ if environ is None else environ
     try:
         endpoint = resolve_endpoint(environ)
     except Exception as exc:  # a broken context or TLS setting: report it, never raise
-        problem = _configuration_problem(exc, environ, clock)
+        problem = configuration_problem(exc, environ, clock)
         return DiscoveryResult(problem.engine, problem, MappingProxyType({}), clock.elapsed())
 
     def work() -> dict[str, ServiceDiscovery]:
         with _Session(endpoint, clock) as session:
             return {query.service: session.discover(query) for query in queries}
 
-    outcome = _bounded(work, clock, endpoint)
+    outcome = bounded(work, clock, endpoint)
     if isinstance(outcome, DockerProblem):
         return DiscoveryResult(endpoint.url, outcome, MappingProxyType({}), clock.elapsed())
     return DiscoveryResult(endpoint.url, None, MappingProxyType(outcome), clock.elapsed())
@@ -194,18 +194,18 @@ def discover(
 
 def _ask_engine(ask: Callable[[_Session], T], budget: float, environ: Mapping[str, str] | None) -> T | DockerProblem:
     """``ask(session)`` against the engine ``environ`` names, within ``budget`` seconds, or why not."""
-    clock = _Clock(budget)
+    clock = Clock(budget)
     environ = os.environ if environ is None else environ
     try:
         endpoint = resolve_endpoint(environ)
     except Exception as exc:  # a broken context or TLS setting: report it, never raise
-        return _configuration_problem(exc, environ, clock)
+        return configuration_problem(exc, environ, clock)
 
     def work() -> T:
         with _Session(endpoint, clock) as session:
             return ask(session)
 
-    return _bounded(work, clock, endpoint)
+    return bounded(work, clock, endpoint)
 
 
 def check_engine(
@@ -274,7 +274,7 @@ _STRATEGIES: Final = ("compose service label", "container name", "network alias"
 class _Session:
     """One client and one budget for one discover() or check_engine() call."""
 
-    def __init__(self, endpoint: Endpoint, clock: _Clock) -> None:
+    def __init__(self, endpoint: Endpoint, clock: Clock) -> None:
         self.endpoint = endpoint
         self.clock = clock
         self._api: Any = None
@@ -417,7 +417,7 @@ class _Session:
             try:
                 details = self.api.inspect_container(container_id)
             except Exception as exc:
-                if _is_not_found(exc):  # it stopped between the list and the inspection
+                if is_not_found(exc):  # it stopped between the list and the inspection
                     details = {}
                 else:
                     raise

@@ -3,7 +3,7 @@
 The endpoint is chosen the way the Docker CLI and SDK do (``DOCKER_HOST``, else the CLI's
 current context), then among the usual sockets (the default one, rootless Docker's, Docker
 Desktop's, colima's, Podman's; :func:`socket_candidates`); every call shares one hard time
-budget (:class:`_Clock`, run in a thread by :func:`_bounded`); and every failure becomes a
+budget (:class:`Clock`, run in a thread by :func:`bounded`); and every failure becomes a
 :class:`DockerProblem` whose ``kind`` tells a missing socket, a refused one, a permission error
 and a daemon that never answers apart.
 :mod:`layercfg._sources.containers` asks the engine about containers through these.
@@ -27,7 +27,16 @@ import attrs
 from ..exceptions import LayercfgError, walk_causes
 from .files import read_text
 
-__all__ = ["DEFAULT_ENGINE", "DockerProblem", "Endpoint", "resolve_endpoint"]
+__all__ = [
+    "DEFAULT_ENGINE",
+    "Clock",
+    "DockerProblem",
+    "Endpoint",
+    "bounded",
+    "configuration_problem",
+    "is_not_found",
+    "resolve_endpoint",
+]
 
 DEFAULT_ENGINE: Final = "unix:///var/run/docker.sock"
 # No Docker call gets less than this, so an almost spent budget still yields a real answer or
@@ -49,7 +58,9 @@ class DockerProblem:
     elapsed: float  # seconds since the call started
 
 
-class _Clock:
+class Clock:
+    """One call's time budget: what is left of it, and how long it has run."""
+
     def __init__(self, budget: float) -> None:
         self.budget = max(budget, _MIN_CALL_TIMEOUT)
         self.start = time.monotonic()
@@ -71,7 +82,7 @@ class _Outcome:
     error: BaseException | None = None
 
 
-def _bounded(work: Callable[[], T], clock: _Clock, endpoint: Endpoint) -> T | DockerProblem:
+def bounded(work: Callable[[], T], clock: Clock, endpoint: Endpoint) -> T | DockerProblem:
     """Run ``work`` in a thread and give up on it at the deadline.
 
     Every Docker call inside gets the remaining budget as its socket timeout, which covers a daemon
@@ -233,7 +244,8 @@ def _current_context(environ: Mapping[str, str]) -> Endpoint | None:
     return Endpoint(str(host), f"Docker context {name!r} from {origin}", tls)
 
 
-def _is_not_found(exc: BaseException) -> bool:
+def is_not_found(exc: BaseException) -> bool:
+    """The engine answered 404 (no such container)."""
     return getattr(getattr(exc, "response", None), "status_code", None) == 404
 
 
@@ -261,17 +273,18 @@ def _kind(exc: BaseException) -> str:
     return "error"
 
 
-def _configuration_problem(exc: Exception, environ: Mapping[str, str], clock: _Clock) -> DockerProblem:
+def configuration_problem(exc: Exception, environ: Mapping[str, str], clock: Clock) -> DockerProblem:
+    """The client could not be built from the environment (a bad DOCKER_HOST, TLS settings, a context)."""
     engine = environ.get("DOCKER_HOST", "")
     return DockerProblem("error", f"cannot configure the Docker client: {exc}", engine, clock.elapsed())
 
 
-def _timeout_problem(endpoint: Endpoint, clock: _Clock) -> DockerProblem:
+def _timeout_problem(endpoint: Endpoint, clock: Clock) -> DockerProblem:
     message = f"Docker daemon at {endpoint.url} did not answer within {clock.budget:.1f} s ({endpoint.source})"
     return DockerProblem("timeout", message, endpoint.url, clock.elapsed())
 
 
-def _classify(exc: BaseException, endpoint: Endpoint, clock: _Clock) -> DockerProblem:
+def _classify(exc: BaseException, endpoint: Endpoint, clock: Clock) -> DockerProblem:
     kind = _kind(exc)
     if kind == "timeout":
         return _timeout_problem(endpoint, clock)
