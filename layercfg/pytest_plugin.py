@@ -29,6 +29,7 @@ from ._plugin.state import (
     Failure,
     State,
     assignments,
+    time_limit,
 )
 
 
@@ -208,8 +209,6 @@ def _with_time_limit(item: pytest.Item) -> Iterator[None]:
     state = item.config.stash.get(STATE, None)
     if state is None or not state.timeout_plugin:
         return (yield)
-    from ._plugin.marker import time_limit
-
     limit = time_limit(item)
     if limit is None:
         return (yield)

@@ -19,7 +19,6 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._model.schema import ENGINE_DEFAULTS
 from .exceptions import LayercfgError, ServiceTimeoutError
 
 if TYPE_CHECKING:
@@ -118,6 +117,7 @@ class _Wait:
         environ: Mapping[str, str] | None,
         progress: TextIO | bool,
     ) -> None:
+        from ._model.schema import ENGINE_DEFAULTS
         from ._resolve.probe import readiness_request
 
         if cfg is None:

@@ -154,6 +154,39 @@ def test_inactive_plugin_prints_no_header_and_loads_nothing(pytester: pytest.Pyt
     result.assert_outcomes(passed=1)
 
 
+# What an inactive plugin may import: the entry point, the session's state, the xdist controller, and
+# (with a pytest-timeout limit set) the contextvar wait_for_service reads it from.
+INACTIVE_IMPORTS = {
+    "layercfg.testing",
+    "layercfg.exceptions",
+    "layercfg.pytest_plugin",
+    "layercfg._plugin",
+    "layercfg._plugin.state",
+    "layercfg._plugin.stack",
+    "layercfg._model",
+    "layercfg._model.words",
+}
+
+
+def test_inactive_plugin_imports_nothing_of_the_load(pytester: pytest.Pytester) -> None:
+    """A project that does not use layercfg pays for the entry point only: with pytest-timeout's limit
+    read before every test and xdist's controller registered, no load, view or probe is imported."""
+    pytester.makepyfile("def test_nothing(): pass")
+    pytester.makeconftest(
+        """
+        import sys
+
+        def pytest_unconfigure(config):
+            loaded = sorted(name for name in sys.modules if name.startswith("layercfg"))
+            print("LAYERCFG-MODULES " + " ".join(loaded))
+        """
+    )
+    result = run(pytester, "-s", "-p", "timeout", "--timeout", "60", "-p", "xdist")
+    result.assert_outcomes(passed=1)
+    (line,) = [line for line in result.outlines if line.startswith("LAYERCFG-MODULES ")]
+    assert set(line.split()[1:]) - {"layercfg"} <= INACTIVE_IMPORTS
+
+
 def test_header_lists_load_notes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Warnings of the load (here: a legacy variable) follow the header as notes."""
     make_project(pytester, "http://127.0.0.1:9")

@@ -1,5 +1,5 @@
 """The ``requires_service`` marker: its names checked at collection, and the gate that probes each
-service once per session before a marked test; and pytest-timeout's limit, for ``wait_for_service``."""
+service once per session before a marked test."""
 
 from __future__ import annotations
 
@@ -119,26 +119,3 @@ def require_services(request: pytest.FixtureRequest, state: State) -> None:
             why = "--layercfg-strict" if state.strict else "CI=true"
             pytest.fail(f"{message} [{why}: not skipped]", pytrace=False)
         pytest.skip(message)
-
-
-def time_limit(item: pytest.Item) -> float | None:
-    """The limit pytest-timeout puts on ``item`` (marker, option, ini, PYTEST_TIMEOUT)."""
-    config = item.config
-    marker = item.get_closest_marker("timeout")
-    value: object = None
-    if marker is not None:
-        value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
-    else:
-        value = config.getoption("timeout", None)
-        if value is None:
-            try:
-                value = config.getini("timeout") or None
-            except ValueError:
-                value = None
-        if value is None:
-            value = os.environ.get("PYTEST_TIMEOUT")
-    try:
-        limit = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return limit if limit > 0 else None

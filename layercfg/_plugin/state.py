@@ -6,6 +6,7 @@ installed in: the standard library and pytest only, nothing else of layercfg but
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,3 +115,30 @@ def assignments(lines: list[str], where: str) -> dict[str, str]:
 
 def is_ci(environ: Mapping[str, str]) -> bool:
     return environ.get("CI", "").strip().lower() in TRUE_WORDS
+
+
+def time_limit(item: pytest.Item) -> float | None:
+    """The limit pytest-timeout puts on ``item`` (marker, option, ini, PYTEST_TIMEOUT), for ``wait_for_service``.
+
+    Here, with the standard library and pytest only: it is read before every test of every run that
+    has pytest-timeout, whether the project uses layercfg or not.
+    """
+    config = item.config
+    marker = item.get_closest_marker("timeout")
+    value: object = None
+    if marker is not None:
+        value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
+    else:
+        value = config.getoption("timeout", None)
+        if value is None:
+            try:
+                value = config.getini("timeout") or None
+            except ValueError:
+                value = None
+        if value is None:
+            value = os.environ.get("PYTEST_TIMEOUT")
+    try:
+        limit = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return limit if limit > 0 else None
