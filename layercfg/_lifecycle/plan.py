@@ -19,42 +19,43 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class Settings:
+    """The lifecycle's settings for one ``up`` or ``down``, read from a load's receipt."""
+
     lifecycle: str
-    lifecycle_source: str
+    lifecycle_source: str  # where the lifecycle came from, for the receipt: "default", "env NETRA_LIFECYCLE"
     services: tuple[str, ...]
     compose_files: tuple[str, ...]
     compose_project: str | None
     project_directory: str | None
-    timeout: float
+    timeout: float  # docker_startup_timeout
     docker_timeout: float
     fallback: str
 
 
 def settings_of(trace: Trace) -> Settings:
+    """The lifecycle's settings in ``trace``; one the receipt lacks (or holds no value for) has the
+    engine's default."""
     fields = trace.fields
 
-    def value(name: str, default: Any) -> Any:
+    def value(name: str) -> Any:
         found = fields.get(name)
-        return default if found is None or found.value is None else found.value
+        return getattr(ENGINE_DEFAULTS, name) if found is None or found.value is None else found.value
 
-    def source(name: str) -> str:
-        found = fields.get(name)
-        return "default" if found is None else str(found.winner.origin)
+    def seconds(name: str) -> float:
+        found = value(name)
+        return float(found) if isinstance(found, (int, float)) else float(getattr(ENGINE_DEFAULTS, name))
 
-    timeout = value("docker_startup_timeout", ENGINE_DEFAULTS.docker_startup_timeout)
-    docker_timeout = value("docker_timeout", ENGINE_DEFAULTS.docker_timeout)
+    found = fields.get("lifecycle")
     return Settings(
-        lifecycle=str(value("lifecycle", "off")),
-        lifecycle_source=source("lifecycle"),
-        services=tuple(str(s) for s in value("lifecycle_services", ())),
-        compose_files=tuple(str(f) for f in value("compose_files", ())),
-        compose_project=value("compose_project", None) or None,
-        project_directory=value("compose_project_directory", None) or None,
-        timeout=float(timeout) if isinstance(timeout, (int, float)) else ENGINE_DEFAULTS.docker_startup_timeout,
-        docker_timeout=float(docker_timeout)
-        if isinstance(docker_timeout, (int, float))
-        else ENGINE_DEFAULTS.docker_timeout,
-        fallback=str(value("fallback", "off")),
+        lifecycle=str(value("lifecycle")),
+        lifecycle_source="default" if found is None else str(found.winner.origin),
+        services=tuple(str(s) for s in value("lifecycle_services")),
+        compose_files=tuple(str(f) for f in value("compose_files")),
+        compose_project=value("compose_project") or None,
+        project_directory=value("compose_project_directory") or None,
+        timeout=seconds("docker_startup_timeout"),
+        docker_timeout=seconds("docker_timeout"),
+        fallback=str(value("fallback")),
     )
 
 

@@ -114,14 +114,15 @@ def discovery_settings(setting: Callable[[str], object], info: SchemaInfo) -> Di
             port = value(endpoint.container_port_setting, None)
             if isinstance(names, tuple) and isinstance(port, int):
                 targets.append(Target(service, endpoint, tuple(str(n) for n in names), port))
-    compose_files = value("compose_files", ())
-    budget = value("docker_timeout", ENGINE_DEFAULTS.docker_timeout)
+    defaults = ENGINE_DEFAULTS
+    compose_files = value("compose_files", defaults.compose_files)
+    budget = value("docker_timeout", defaults.docker_timeout)
     return DiscoverySettings(
-        mode=str(value("discovery", "off")),
-        budget=float(budget) if isinstance(budget, (int, float)) else ENGINE_DEFAULTS.docker_timeout,
+        mode=str(value("discovery", defaults.discovery)),
+        budget=float(budget) if isinstance(budget, (int, float)) else defaults.docker_timeout,
         compose_files=tuple(str(f) for f in compose_files) if isinstance(compose_files, tuple) else (),
-        project_directory=_optional_str(value("compose_project_directory", None)),
-        project=_optional_str(value("compose_project", None)),
+        project_directory=_optional_str(value("compose_project_directory", defaults.compose_project_directory)),
+        project=_optional_str(value("compose_project", defaults.compose_project)),
         targets=tuple(targets),
     )
 
