@@ -79,6 +79,7 @@ def require_services(request: pytest.FixtureRequest, state: State) -> None:
     # CI is read from the process, not from layercfg_environ: a project that hands layercfg a
     # clean dict still runs in CI, where a skipped service test must not pass unnoticed.
     strict = state.strict or is_ci(os.environ)
+    secrets = secret_values(loaded.trace)
     for name in names:
         try:
             field = service_field(type(cfg), name, loaded.trace.info)
@@ -93,7 +94,6 @@ def require_services(request: pytest.FixtureRequest, state: State) -> None:
             readiness = readiness_request(loaded.trace.info, field, str(url), health)
             state.probes[name] = probe(readiness, budget=budget)
         result = state.probes.get(name)
-        secrets = secret_values(loaded.trace)
         request.node.user_properties.append(
             (
                 LEDGER_KEY,
@@ -114,7 +114,7 @@ def require_services(request: pytest.FixtureRequest, state: State) -> None:
             f"{name} not ready: {found} (set by {origin.layer.label}: {origin}); "
             f"fallback {loaded.trace.fields['fallback'].value} — run `layercfg explain {field}`"
         )
-        message = mask_text(message, secret_values(loaded.trace))
+        message = mask_text(message, secrets)
         if strict:
             why = "--layercfg-strict" if state.strict else "CI=true"
             pytest.fail(f"{message} [{why}: not skipped]", pytrace=False)
